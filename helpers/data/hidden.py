@@ -1,0 +1,374 @@
+"""Hidden test sets for grading: the inputs a notebook sees in one folder, the labels only the
+grader reads in another. Every file is read without pickle.
+
+Inputs folder (given to the student's notebook)::
+
+    ids.csv          header ``id``, then one id per line, e.g. ``h00017``
+    images.npy       Fashion-MNIST: uint8 (N, 28, 28), row k is the image of the k-th id
+    <id>.jpg         VOC-style data: one JPEG per id (the original file's bytes); nothing else
+
+Labels folder (the grader's only; root-readable in a container)::
+
+    labels.csv       single-label (Fashion-MNIST): header ``id,label``, one integer class a row;
+                     multi-label (VOC-style): header ``id,<class names...>``, 1 present,
+                     0 absent, -1 ignored (difficult only, with ``difficult="ignore"``)
+    masks/<id>.png   segmentation only: palette PNG in VOC's colours, 0 background, k + 1 for
+                     class k, 255 ignored
+
+The rows of ``labels.csv`` follow ``ids.csv``. Ids are ``h`` and the position in an order
+shuffled with ``seed``, so they say nothing about an image's index in the original split; use a
+seed the students do not know (and, for synthetic scenes, a tree generated with a private seed).
+
+From a shell::
+
+    python -m helpers.data.hidden --dataset fashion-mnist --inputs hidden/in --labels hidden/lab
+    python -m helpers.data.hidden --dataset synthetic --root data/synthetic-private \\
+        --task segmentation --superclasses --inputs hidden/in --labels hidden/lab --seed 7
+
+>>> import tempfile
+>>> from helpers.data.synthetic import make_synthetic_voc
+>>> tree = make_synthetic_voc(tempfile.mkdtemp(), train=0, val=0, test=5, seed=3)
+>>> out = Path(tempfile.mkdtemp())
+>>> prepare_hidden_split("synthetic", out / "in", out / "lab", root=tree, seed=1)
+5
+>>> ids, labels = read_hidden_labels(out / "lab")
+>>> ids[:2], labels.shape, labels.dtype
+(['h00000', 'h00001'], (5, 8), dtype('int64'))
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from torchvision.datasets.utils import verify_str_arg
+
+from helpers.data.fashion import DataMissingError
+from helpers.data.voc import (
+    VOC_PALETTE,
+    VOCClassification,
+    VOCSegmentation,
+    labels_from_annotation,
+    read_annotation,
+    read_mask,
+)
+
+__all__ = [
+    "DATASETS",
+    "prepare_hidden_split",
+    "read_hidden_inputs",
+    "read_hidden_labels",
+    "read_hidden_masks",
+]
+
+DATASETS = ("fashion-mnist", "voc", "synthetic")
+TASKS = ("classification", "segmentation")
+IDS_FILE = "ids.csv"
+IMAGES_FILE = "images.npy"
+LABELS_FILE = "labels.csv"
+MASKS_DIR = "masks"
+
+
+def _hidden_ids(n: int) -> list[str]:
+    width = max(5, len(str(n - 1)))
+    return [f"h{k:0{width}d}" for k in range(n)]
+
+
+def _check_folders(inputs: Path, labels: Path) -> None:
+    a, b = inputs.resolve(), labels.resolve()
+    if a == b or a in b.parents or b in a.parents:
+        raise ValueError(
+            f"The inputs folder ({inputs}) and the labels folder ({labels}) must be separate, "
+            "neither inside the other: students get the inputs, only the grader the labels."
+        )
+    for folder in (inputs, labels):
+        if folder.exists() and any(folder.iterdir()):
+            raise FileExistsError(
+                f"{folder} is not empty. Give an empty or new folder (or delete this one), so "
+                "that no file of an earlier split is left beside the new one."
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: list[list]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _superclass_labels(labels: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """Multi-hot over superclasses: 1 if any member is 1, else -1 if any member is -1."""
+    from helpers.data.synthetic import SUPERCLASS_OF, SYNTHETIC_SUPERCLASSES
+
+    out = np.zeros((len(labels), len(SYNTHETIC_SUPERCLASSES)), dtype=np.int64)
+    for j, name in enumerate(SYNTHETIC_SUPERCLASSES):
+        members = labels[:, [k for k, c in enumerate(classes) if SUPERCLASS_OF[c] == name]]
+        out[:, j] = np.where((members == 1).any(1), 1, np.where((members == -1).any(1), -1, 0))
+    return out
+
+
+def prepare_hidden_split(
+    dataset: str,
+    inputs: str | os.PathLike,
+    labels: str | os.PathLike,
+    *,
+    root: str | os.PathLike | None = None,
+    split: str = "test",
+    task: str = "classification",
+    difficult: str = "positive",
+    superclasses: bool = False,
+    seed: int = 0,
+    limit: int | None = None,
+) -> int:
+    """Write a hidden test set: images into ``inputs``, labels into ``labels`` (format above).
+
+    Args:
+        dataset: ``"fashion-mnist"``, ``"voc"`` (the real VOC tree) or ``"synthetic"`` (a tree
+            written by ``python -m helpers.data.synthetic``).
+        inputs, labels: two separate empty or new folders.
+        root: where the data is: required for ``"voc"`` and ``"synthetic"`` (the VOC folder or
+            the folder holding ``VOCdevkit/``); for Fashion-MNIST a folder to look in first.
+        split: which split to draw from (``"test"`` by default).
+        task: ``"classification"`` or (VOC-style only) ``"segmentation"``, which takes the ids
+            of ``ImageSets/Segmentation`` and also writes ``masks/``.
+        difficult: ``"positive"`` or ``"ignore"`` for VOC-style labels (see
+            :class:`helpers.data.voc.VOCClassification`).
+        superclasses: synthetic only: label columns and mask indices are the 3 superclasses of
+            :data:`helpers.data.synthetic.SYNTHETIC_SUPERCLASSES` instead of the 8 classes.
+        seed: seeds the shuffle that hides the original order.
+        limit: keep at most this many images (a random subset, by ``seed``); ``None`` or 0
+            keeps the whole split (as ``limit = 0`` in ``assignment.toml``).
+
+    Returns:
+        How many images were written.
+    """
+    verify_str_arg(dataset, "dataset", DATASETS)
+    verify_str_arg(task, "task", TASKS)
+    if dataset == "fashion-mnist" and task != "classification":
+        raise ValueError("Fashion-MNIST has no masks: use task='classification'.")
+    if superclasses and dataset != "synthetic":
+        raise ValueError("superclasses=True needs dataset='synthetic': only its classes group.")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be a number of images, or 0 for all; got {limit}.")
+    if dataset != "fashion-mnist" and root is None:
+        make = (
+            "write one with `python -m helpers.data.synthetic --out DIR --seed PRIVATE_SEED`"
+            if dataset == "synthetic"
+            else "get it with `python -m helpers.data.voc --root DIR --image-set test`"
+        )
+        raise ValueError(
+            f"dataset={dataset!r} needs the VOC tree's folder (root=, or --root): {make}."
+        )
+    inputs, labels = Path(inputs), Path(labels)
+
+    if dataset == "fashion-mnist":
+        from helpers.data.fashion import fashion_mnist
+
+        data = fashion_mnist(split, root)
+        n = len(data.labels)
+    else:
+        kind = VOCSegmentation if task == "segmentation" else VOCClassification
+        data = kind(root, split)
+        n = len(data)
+        if dataset == "synthetic" and not (data.voc_dir / "synthetic.json").is_file():
+            raise ValueError(
+                f"{data.voc_dir} is not a synthetic tree (it has no synthetic.json). Use "
+                "dataset='voc' for real VOC, or write one with `python -m helpers.data.synthetic`."
+            )
+
+    order = np.random.default_rng(seed).permutation(n)[: limit or n]
+    ids = _hidden_ids(len(order))
+    _check_folders(inputs, labels)
+    _write_csv(inputs / IDS_FILE, ["id"], [[i] for i in ids])
+
+    if dataset == "fashion-mnist":
+        np.save(inputs / IMAGES_FILE, np.ascontiguousarray(data.images[order]), allow_pickle=False)
+        rows = [[i, int(y)] for i, y in zip(ids, data.labels[order], strict=True)]
+        _write_csv(labels / LABELS_FILE, ["id", "label"], rows)
+        return len(ids)
+
+    classes = list(data.classes)
+    multi_hot = np.stack(
+        [
+            labels_from_annotation(read_annotation(p), classes, difficult, path=p)
+            for p in (data.voc_dir / "Annotations" / f"{data.ids[k]}.xml" for k in order)
+        ]
+    )
+    columns = classes
+    if superclasses:
+        from helpers.data.synthetic import SYNTHETIC_SUPERCLASSES
+
+        multi_hot, columns = _superclass_labels(multi_hot, classes), list(SYNTHETIC_SUPERCLASSES)
+    for new_id, k in zip(ids, order, strict=True):
+        shutil.copyfile(data.images[k], inputs / f"{new_id}.jpg")
+    rows = [[i, *map(int, row)] for i, row in zip(ids, multi_hot, strict=True)]
+    _write_csv(labels / LABELS_FILE, ["id", *columns], rows)
+
+    if task == "segmentation":
+        from helpers.data.synthetic import to_superclass_mask
+
+        (labels / MASKS_DIR).mkdir()
+        for new_id, k in zip(ids, order, strict=True):
+            mask = read_mask(data.targets[k])
+            if superclasses:
+                mask = to_superclass_mask(mask, classes)
+            png = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
+            png.putpalette(VOC_PALETTE)
+            png.save(labels / MASKS_DIR / f"{new_id}.png")
+    return len(ids)
+
+
+def _read_ids(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataMissingError(
+            f"{path} is missing. A hidden split's folders are written by "
+            "`python -m helpers.data.hidden`; check the folder you passed."
+        )
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0][:1] != ["id"]:
+        raise DataMissingError(
+            f"{path} should start with the header 'id', but starts with {rows[:1]}. "
+            "Write the split again with `python -m helpers.data.hidden`."
+        )
+    return [row[0] for row in rows[1:] if row]
+
+
+def read_hidden_inputs(
+    inputs: str | os.PathLike,
+) -> tuple[list[str], np.ndarray | list[np.ndarray]]:
+    """Read a hidden split's inputs folder.
+
+    Returns:
+        ids: the ids, in file order (write predictions in this order);
+        images: uint8 array (N, 28, 28) for Fashion-MNIST, else a list of N uint8 RGB arrays
+        (H, W, 3), one per id.
+    """
+    inputs = Path(inputs)
+    ids = _read_ids(inputs / IDS_FILE)
+    array_file = inputs / IMAGES_FILE
+    if array_file.is_file():
+        images = np.load(array_file, allow_pickle=False)
+        if len(images) != len(ids):
+            raise DataMissingError(
+                f"{array_file} holds {len(images)} images but {inputs / IDS_FILE} lists "
+                f"{len(ids)} ids. Write the split again with `python -m helpers.data.hidden`."
+            )
+        return ids, images
+    images = []
+    for i in ids:
+        path = inputs / f"{i}.jpg"
+        try:
+            with Image.open(path) as jpeg:
+                images.append(np.asarray(jpeg.convert("RGB")))
+        except (OSError, SyntaxError) as error:
+            raise DataMissingError(
+                f"Image {path} (listed in {IDS_FILE}) cannot be read ({error}). Write the split "
+                "again with `python -m helpers.data.hidden`."
+            ) from error
+    return ids, images
+
+
+def read_hidden_labels(labels: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+    """Read a hidden split's ``labels.csv``.
+
+    Returns:
+        ids: the ids, in file order;
+        labels: int64 (N,) class indices for ``id,label`` files, else int64 (N, C) in 1 / 0 / -1.
+    """
+    path = Path(labels) / LABELS_FILE
+    if not path.is_file():
+        raise DataMissingError(
+            f"{path} is missing. Write the hidden split with `python -m helpers.data.hidden`."
+        )
+    with path.open(newline="") as f:
+        rows = [row for row in csv.reader(f) if row]
+    header = rows[0] if rows else []
+    if header[:1] != ["id"] or len(header) < 2:
+        raise DataMissingError(
+            f"{path} should start with 'id,label' or 'id,<class names>', but starts with "
+            f"{header}. Write the split again with `python -m helpers.data.hidden`."
+        )
+    ids = [row[0] for row in rows[1:]]
+    try:
+        values = np.array([[int(v) for v in row[1:]] for row in rows[1:]], dtype=np.int64)
+    except ValueError as error:
+        raise DataMissingError(f"{path} holds a value that is not an integer: {error}.") from error
+    if values.shape != (len(ids), len(header) - 1):
+        raise DataMissingError(
+            f"{path} has rows of different lengths: every row needs {len(header)} values."
+        )
+    if header == ["id", "label"]:
+        return ids, values[:, 0]
+    if values.size and not np.isin(values, (-1, 0, 1)).all():
+        bad = sorted(set(np.unique(values).tolist()) - {-1, 0, 1})
+        raise DataMissingError(f"{path} should hold only 1, 0 and -1, but holds {bad}.")
+    return ids, values
+
+
+def read_hidden_masks(labels: str | os.PathLike, ids: Sequence[str]) -> list[np.ndarray]:
+    """The masks of ``ids`` from a hidden split's ``masks/`` folder: uint8 (H, W) each,
+    0 background, k + 1 for class k, 255 ignored."""
+    return [read_mask(Path(labels) / MASKS_DIR / f"{i}.png") for i in ids]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m helpers.data.hidden``: write a hidden test set."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.data.hidden",
+        description="Write a grader's hidden test set: images in --inputs, labels in --labels.",
+        epilog=(
+            "examples:\n"
+            "  python -m helpers.data.hidden --dataset fashion-mnist --inputs h/in --labels h/lab\n"
+            "  python -m helpers.data.hidden --dataset voc --root data/voc --inputs h/in "
+            "--labels h/lab --limit 1000\n"
+            "  python -m helpers.data.hidden --dataset synthetic --root data/private "
+            "--task segmentation --superclasses --inputs h/in --labels h/lab --seed 7"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="which data")
+    parser.add_argument("--root", help="the data's folder (required for voc and synthetic)")
+    parser.add_argument("--split", default="test", help="split to draw from (default test)")
+    parser.add_argument("--task", default="classification", choices=TASKS, help="what to label")
+    parser.add_argument(
+        "--difficult", default="positive", choices=("positive", "ignore"), help="VOC's difficult"
+    )
+    parser.add_argument(
+        "--superclasses", action="store_true", help="synthetic: label the 3 superclasses"
+    )
+    parser.add_argument("--inputs", required=True, help="empty folder for the images")
+    parser.add_argument("--labels", required=True, help="empty folder for the labels")
+    parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
+    parser.add_argument("--limit", type=int, help="keep at most this many images (0: all)")
+    args = parser.parse_args(argv)
+    try:
+        n = prepare_hidden_split(
+            args.dataset,
+            args.inputs,
+            args.labels,
+            root=args.root,
+            split=args.split,
+            task=args.task,
+            difficult=args.difficult,
+            superclasses=args.superclasses,
+            seed=args.seed,
+            limit=args.limit,
+        )
+    except (DataMissingError, FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{n} hidden {args.dataset} images in {args.inputs}, their labels in {args.labels}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
