@@ -33,3 +33,46 @@ __all__ = [
 ]
 
 # VOC and synthetic scenes
+from helpers.data.hidden import (
+    prepare_hidden_split,
+    read_hidden_inputs,
+    read_hidden_labels,
+    read_hidden_masks,
+)
+from helpers.data.synthetic import (
+    SUPERCLASS_OF,
+    SYNTHETIC_CLASSES,
+    SYNTHETIC_SUPERCLASSES,
+    make_synthetic_voc,
+    to_superclass_mask,
+)
+from helpers.data.voc import (
+    IGNORE_INDEX,
+    VOC_CLASSES,
+    VOC_PALETTE,
+    VOCClassification,
+    VOCSegmentation,
+    download_voc,
+    read_annotation,
+    read_mask,
+)
+
+__all__ += [
+    "IGNORE_INDEX",
+    "SUPERCLASS_OF",
+    "SYNTHETIC_CLASSES",
+    "SYNTHETIC_SUPERCLASSES",
+    "VOC_CLASSES",
+    "VOC_PALETTE",
+    "VOCClassification",
+    "VOCSegmentation",
+    "download_voc",
+    "make_synthetic_voc",
+    "prepare_hidden_split",
+    "read_annotation",
+    "read_hidden_inputs",
+    "read_hidden_labels",
+    "read_hidden_masks",
+    "read_mask",
+    "to_superclass_mask",
+]
