@@ -1,0 +1,49 @@
+"""Evaluators for the course: accuracy, confusion matrix, AP/mAP, and segmentation AP and IoU.
+
+Students and the autograder score models with the same functions. Each takes torch tensors on
+any device or NumPy arrays, checks its input and says what it expected when it gets something
+else, and gives the textbook answer (multi-label AP equals scikit-learn's
+``average_precision_score`` per class).
+
+Functions (one call on a whole set):
+
+- :func:`accuracy`, :func:`per_class_accuracy`, :func:`confusion_matrix`,
+  :func:`iou_from_confusion_matrix` (``helpers.metrics.classification``)
+- :func:`average_precision`, :func:`mean_average_precision` (``helpers.metrics.ranking``)
+
+Streaming classes (``reset()``, ``update(outputs, targets)`` per batch, ``compute()``), the shape
+``helpers.train.fit`` expects (:class:`StreamingMetric`):
+
+- :class:`Accuracy` -> float
+- :class:`MultilabelAveragePrecision` -> float (mAP); ``compute_per_class()`` -> AP per class
+- :class:`SegmentationEvaluator` -> :class:`SegmentationScores` (per-class AP and IoU, their means)
+"""
+
+from helpers.metrics.classification import (
+    Accuracy,
+    accuracy,
+    confusion_matrix,
+    iou_from_confusion_matrix,
+    per_class_accuracy,
+)
+from helpers.metrics.ranking import (
+    MultilabelAveragePrecision,
+    average_precision,
+    mean_average_precision,
+)
+from helpers.metrics.segmentation import SegmentationEvaluator, SegmentationScores
+from helpers.metrics.streaming import StreamingMetric
+
+__all__ = [
+    "Accuracy",
+    "MultilabelAveragePrecision",
+    "SegmentationEvaluator",
+    "SegmentationScores",
+    "StreamingMetric",
+    "accuracy",
+    "average_precision",
+    "confusion_matrix",
+    "iou_from_confusion_matrix",
+    "mean_average_precision",
+    "per_class_accuracy",
+]
