@@ -1,0 +1,142 @@
+"""Report: ``results.json`` in Gradescope's schema, the console summary, and the feedback HTML.
+
+``results.json`` is written once, atomically (a temporary file in the same folder, then a rename),
+with every output cut to a sane size, so a reader never sees half a file and a flood of output
+cannot make it unreadable. The feedback is the executed notebook as HTML with every hidden test's
+source replaced by its released (visible) part and hidden tests' tracebacks reduced to one line.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from autograder.record import RECORD_MIMETYPE
+from autograder.score import TestOutcome
+
+__all__ = ["feedback_html", "results_json", "summary_table", "write_atomic"]
+
+MAX_TEST_OUTPUT = 8_000
+MAX_TOP_OUTPUT = 20_000
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _cut(text: str, limit: int) -> str:
+    text = ANSI.sub("", text)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 60] + f"\n[... cut: {len(text) - limit + 60:,} more characters]"
+
+
+def results_json(
+    outcomes: list[TestOutcome],
+    *,
+    notices: list[str],
+    execution_time: float,
+    leaderboard: list[dict] | None = None,
+) -> dict:
+    """The Gradescope results object (``score``, ``execution_time``, ``output``, ``tests``,
+    ``leaderboard``).
+
+    >>> r = results_json([TestOutcome("t1", 2.0, 2.0, True, "Passed.")], notices=[],
+    ...                  execution_time=1.234)
+    >>> r["score"], r["tests"][0]["status"], r["execution_time"]
+    (2.0, 'passed', 1.23)
+    """
+    tests = [
+        {
+            "name": o.name,
+            "score": round(o.score, 4),
+            "max_score": round(o.max_score, 4),
+            "status": "passed" if o.passed else "failed",
+            "output": _cut(o.output, MAX_TEST_OUTPUT),
+            "visibility": o.visibility,
+        }
+        for o in outcomes
+    ]
+    total = round(sum(o.score for o in outcomes), 4)
+    possible = round(sum(o.max_score for o in outcomes), 4)
+    head = f"Autograded score: {total:g} of {possible:g}."
+    output = "\n".join([head, *notices]) if notices else head
+    results = {
+        "score": total,
+        "execution_time": round(execution_time, 2),
+        "output": _cut(output, MAX_TOP_OUTPUT),
+        "tests": tests,
+    }
+    if leaderboard:
+        results["leaderboard"] = leaderboard
+    return results
+
+
+def write_atomic(path: Path, data: dict) -> None:
+    """Write JSON to ``path`` in one step: readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def summary_table(results: dict) -> str:
+    """A short per-test summary for the terminal."""
+    lines = []
+    width = max([len(t["name"]) for t in results["tests"]] + [4])
+    for t in results["tests"]:
+        mark = "ok  " if t["status"] == "passed" else "FAIL"
+        first = t["output"].splitlines()[0] if t["output"] else ""
+        lines.append(
+            f"{mark} {t['name']:<{width}} {t['score']:>6g} / {t['max_score']:<6g} {first[:70]}"
+        )
+    possible = sum(t["max_score"] for t in results["tests"])
+    lines.append(f"{'':5}{'total':<{width}} {results['score']:>6g} / {possible:<6g}")
+    return "\n".join(lines)
+
+
+def feedback_notebook(
+    executed: nbformat.NotebookNode, release_sources: dict[str, str], hidden_ids: set[str]
+) -> nbformat.NotebookNode:
+    """The executed notebook made safe to show: hidden tests replaced by their released text,
+    hidden tests' error tracebacks cut to their last line, the kit's record markers removed."""
+    nb = copy.deepcopy(executed)
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("kit", {}).get("grade_id")
+        if cell.cell_type != "code":
+            continue
+        if gid in hidden_ids:
+            cell.source = release_sources.get(gid, "# (hidden test)")
+        outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") in ("display_data", "execute_result"):
+                out.get("data", {}).pop(RECORD_MIMETYPE, None)
+                if not out.get("data"):
+                    continue
+            if out.get("output_type") == "error" and gid in hidden_ids:
+                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+            outputs.append(out)
+        cell.outputs = outputs
+    return nb
+
+
+def feedback_html(
+    executed: nbformat.NotebookNode, release_sources: dict[str, str], hidden_ids: set[str]
+) -> str:
+    """The feedback notebook rendered to one self-contained HTML page."""
+    from nbconvert import HTMLExporter
+
+    nb = feedback_notebook(executed, release_sources, hidden_ids)
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    return body
