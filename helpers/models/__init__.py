@@ -1,0 +1,45 @@
+"""The course's reference networks, one file per architecture.
+
+>>> from helpers.models import base_net, simple_classifier, resnet18, fcn_resnet18
+>>> model = resnet18(num_classes=20)  # pretrained=True starts from ImageNet
+>>> print(RESNET18_IMAGENET.metrics)  # the number to aim for on ImageNet
+{'ImageNet-1K': {'acc@1': 69.758, 'acc@5': 89.078}}
+
+Pretrained weights come from torchvision's cache, ``$TORCH_HOME/hub/checkpoints``; offline, a
+missing file raises :class:`PretrainedWeightsError` naming the file and the folder.
+"""
+
+from helpers.models.alexnet import ALEXNET_IMAGENET, AlexNet, alexnet
+from helpers.models.base_net import BaseNet, base_net
+from helpers.models.fcn import FCNResNet18, fcn_resnet18
+from helpers.models.freezing import freeze_all_but, parameter_counts, unfreeze
+from helpers.models.pretrained import (
+    PretrainedWeightsError,
+    WeightsInfo,
+    checkpoint_folder,
+    weights_info,
+)
+from helpers.models.resnet import RESNET18_IMAGENET, ResNet, resnet18
+from helpers.models.simple_classifier import SimpleClassifier, simple_classifier
+
+__all__ = [
+    "ALEXNET_IMAGENET",
+    "RESNET18_IMAGENET",
+    "AlexNet",
+    "BaseNet",
+    "FCNResNet18",
+    "PretrainedWeightsError",
+    "ResNet",
+    "SimpleClassifier",
+    "WeightsInfo",
+    "alexnet",
+    "base_net",
+    "checkpoint_folder",
+    "fcn_resnet18",
+    "freeze_all_but",
+    "parameter_counts",
+    "resnet18",
+    "simple_classifier",
+    "unfreeze",
+    "weights_info",
+]
