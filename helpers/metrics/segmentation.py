@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -52,9 +53,11 @@ _SCORE_KINDS = ("logits", "probabilities")
 _CHUNK_PIXELS = 2**19
 
 
-@dataclass(frozen=True)
-class SegmentationScores:
-    """What :meth:`SegmentationEvaluator.compute` returns.
+@dataclass(frozen=True, eq=False)
+class SegmentationScores(Mapping[str, Any]):
+    """What :meth:`SegmentationEvaluator.compute` returns; also a read-only mapping of its fields,
+    so ``helpers.train.fit`` logs its float means as history columns (``<name>_mean_ap``,
+    ``<name>_mean_iou``) and leaves the per-class tensors out.
 
     Attributes:
         ap: float64 [C], CPU: average precision of each class (one class against the rest, over
@@ -71,8 +74,22 @@ class SegmentationScores:
     mean_iou: float
 
     def scalars(self) -> dict[str, float]:
-        """The means as plain floats, ready for a training history: ``mean_ap``, ``mean_iou``."""
+        """The means as plain floats: ``{"mean_ap": ..., "mean_iou": ...}``."""
         return {"mean_ap": self.mean_ap, "mean_iou": self.mean_iou}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _RESULT_FIELDS:
+            raise KeyError(f"{key!r}; SegmentationScores holds {', '.join(_RESULT_FIELDS)}.")
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_RESULT_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_RESULT_FIELDS)
+
+
+_RESULT_FIELDS = ("ap", "iou", "mean_ap", "mean_iou")
 
 
 # --- argument and tensor validation ------------------------------------------------------------
