@@ -327,3 +327,8 @@ def test_cli_extracts_a_local_archive_and_reports_errors(tree, tmp_path, capsys)
     assert "error: Archive" in capsys.readouterr().err  # not the official MD5
     assert main(["--root", str(tmp_path / "r"), "--archive", str(tmp_path / "none.tar")]) == 1
     assert "none.tar does not exist" in capsys.readouterr().err
+
+
+def test_download_true_leaves_a_tree_that_is_there_alone(tree):
+    """Does download=True use the tree on disk instead of fetching (and failing offline)?"""
+    assert len(VOCClassification(tree, "train", download=True)) == N_TRAIN

@@ -343,7 +343,7 @@ class _VOCBase(VisionDataset):
         super().__init__(root, transforms=transforms, transform=transform)
         self.split = verify_str_arg(split, "split", SPLITS)
         self.year = year
-        if download:
+        if download and not self._has_split(root, year):
             download_voc(root, year=year, image_set="test" if split == "test" else "trainval")
         self.voc_dir = find_voc_dir(root, year)
         self.classes = tuple(classes) if classes is not None else read_classes(self.voc_dir)
@@ -360,6 +360,14 @@ class _VOCBase(VisionDataset):
                 f"{len(missing)} file(s) listed by split {split!r} are missing, e.g.\n{shown}\n"
                 f"{_redo_hint(missing[0])}"
             )
+
+    def _has_split(self, root: str | os.PathLike, year: str) -> bool:
+        """Is this split already on disk (so ``download=True`` need not extract again)?"""
+        try:
+            voc_dir = find_voc_dir(root, year)
+        except DataMissingError:
+            return False
+        return (voc_dir / "ImageSets" / self._SPLITS_DIR / f"{self.split}.txt").is_file()
 
     def _read_split(self) -> list[str]:
         path = self.voc_dir / "ImageSets" / self._SPLITS_DIR / f"{self.split}.txt"
