@@ -71,13 +71,14 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from torchvision.utils import draw_segmentation_masks  # noqa: E402
 
+from helpers.data.voc import IGNORE_INDEX, VOC_CLASSES, VOC_PALETTE  # noqa: E402
 from helpers.history import History  # noqa: E402
+from helpers.metrics import confusion_matrix  # noqa: E402
 
 __all__ = [
     "IGNORE_INDEX",
     "VOC_SEGMENTATION_CLASSES",
     "ImageLabels",
-    "confusion_counts",
     "image_labels",
     "plot_confusion_matrix",
     "plot_curves",
@@ -88,18 +89,13 @@ __all__ = [
     "plot_segmentations",
     "plot_side_by_side",
     "to_display_image",
-    "voc_colormap",
 ]
 
-#: Mask value that marks pixels to ignore (object borders in VOC's PNG masks).
-IGNORE_INDEX = 255
+#: PASCAL VOC's segmentation classes, index = mask value (0 is background; 255 = IGNORE_INDEX).
+VOC_SEGMENTATION_CLASSES = ("background", *VOC_CLASSES)
 
-#: PASCAL VOC's segmentation classes, index = mask value (0 is background).
-VOC_SEGMENTATION_CLASSES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
-    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-    "train", "tvmonitor",
-)  # fmt: skip
+#: VOC's colour for each mask value, uint8 (256, 3) RGB (the palette of VOC's PNG masks).
+_VOC_COLOURS = np.array(VOC_PALETTE, dtype=np.uint8).reshape(256, 3)
 
 #: A grid larger than this is unreadable and slow; we show the first ones and warn.
 MAX_GRID_IMAGES = 64
@@ -123,28 +119,6 @@ def _to_numpy(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
-
-
-def voc_colormap(n: int = 256) -> np.ndarray:
-    """PASCAL VOC's colour for each class index: uint8 array ``(n, 3)`` of RGB.
-
-    Written by hand because neither torchvision nor PIL ships it; this is the devkit's rule
-    (``labelcolormap.m``): the bits of the index are spread over the high bits of R, G and B.
-
-    >>> voc_colormap()[[0, 1, 15, 255]].tolist()
-    [[0, 0, 0], [128, 0, 0], [192, 128, 128], [224, 224, 192]]
-    """
-    cmap = np.zeros((n, 3), dtype=np.uint8)
-    for index in range(n):
-        r = g = b = 0
-        c = index
-        for bit in range(8):
-            r |= ((c >> 0) & 1) << (7 - bit)
-            g |= ((c >> 1) & 1) << (7 - bit)
-            b |= ((c >> 2) & 1) << (7 - bit)
-            c >>= 3
-        cmap[index] = (r, g, b)
-    return cmap
 
 
 def to_display_image(
@@ -645,28 +619,6 @@ def plot_per_class(
     return ax
 
 
-def confusion_counts(targets: ArrayLike, predictions: ArrayLike, num_classes: int) -> np.ndarray:
-    """Confusion matrix of counts, int64 ``(C, C)``: row = true class, column = predicted.
-
-    ``predictions`` may be class indices ``(N,)`` or scores ``(N, C)`` (arg-max taken).
-
-    >>> confusion_counts([0, 1, 1, 2], [0, 2, 1, 2], 3).tolist()
-    [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
-    """
-    labels = image_labels(targets, predictions, multilabel=False)
-    t = np.array([lab.true[0] for lab in labels], dtype=np.int64)  # type: ignore[index]
-    p = np.array([lab.predicted[0] for lab in labels], dtype=np.int64)  # type: ignore[index]
-    if t.size and max(t.max(), p.max()) >= num_classes:
-        raise ValueError(
-            f"Labels go up to {max(t.max(), p.max())} but num_classes={num_classes}; class "
-            f"indices must be below num_classes."
-        )
-    # bincount of true*C + pred counts every (true, pred) pair in one pass
-    return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(
-        num_classes, num_classes
-    )
-
-
 def plot_confusion_matrix(
     confusion: ArrayLike | None = None,
     class_names: Sequence[str] | None = None,
@@ -679,8 +631,9 @@ def plot_confusion_matrix(
 ) -> Axes:
     """Confusion-matrix heat map: rows are true classes, columns predicted classes.
 
-    Give either ``confusion``, a ``(C, C)`` matrix of counts, or ``targets`` and ``predictions``
-    (class indices ``(N,)``; predictions may also be scores ``(N, C)``).
+    Give either ``confusion``, a ``(C, C)`` matrix of counts (e.g. from
+    ``helpers.metrics.confusion_matrix``), or ``targets`` and ``predictions`` (class indices
+    ``(N,)``; predictions may also be scores ``(N, C)``).
 
     Args:
         class_names: C names for both axes.
@@ -703,7 +656,8 @@ def plot_confusion_matrix(
         p = _to_numpy(predictions)
         labels_max = max(int(_to_numpy(targets).max(initial=0)), int(p.max(initial=0)))
         c = p.shape[1] if p.ndim == 2 else len(class_names or ()) or labels_max + 1
-        matrix = confusion_counts(targets, predictions, c).astype(np.float64)  # type: ignore[arg-type]
+        counts = confusion_matrix(torch.as_tensor(p), torch.as_tensor(_to_numpy(targets)), c)
+        matrix = counts.cpu().numpy().astype(np.float64)
     else:
         matrix = _to_numpy(confusion).astype(np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -953,7 +907,7 @@ def plot_segmentation(
         )
     rgb = np.repeat(pixels[..., None], 3, axis=-1) if pixels.ndim == 2 else pixels
     present = [int(c) for c in np.unique(m) if show_background or c != 0]
-    colours = voc_colormap()
+    colours = _VOC_COLOURS
     if present:
         layers = torch.from_numpy(np.stack([m == c for c in present]))
         blended = draw_segmentation_masks(
@@ -979,7 +933,7 @@ def _segmentation_legend(ax: Axes, classes: Sequence[int], names: Sequence[str])
     """Colour patches for the given class indices, right of the axes."""
     if not classes:
         return
-    colours = voc_colormap()
+    colours = _VOC_COLOURS
     handles = [
         Patch(
             facecolor=colours[c] / 255.0,

@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers.data import CLASSES
 from helpers.plots import image_labels
 from helpers.widgets import (
     PredictionBrowser,
@@ -17,8 +18,7 @@ from helpers.widgets import (
     render_prediction,
 )
 
-FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]  # fmt: skip
+FASHION = list(CLASSES)  # Fashion-MNIST's ten class names
 
 
 def single_label_set(n: int = 40):
