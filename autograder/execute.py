@@ -1,0 +1,951 @@
+"""Run an assembled notebook with papermill, safely (steps 3 Execute and 4 Reap of DESIGN.md).
+
+Public API::
+
+    result = execute_notebook(
+        notebook,                   # nbformat.NotebookNode: assembled, every cell tagged
+                                    # raises-exception, one cell tagged "parameters"
+        workdir=Path(...),          # the kernel's cwd, holding the student's files (handed to the
+                                    # kernel user when isolated)
+        parameters={"GRADING": True, "DEVICE": "cpu", "DATA_DIR": ..., "OUTPUT_DIR": ...,
+                    "SEED": 0},     # injected by papermill after the "parameters" cell
+        limits=Limits(cell_timeout_s=300, total_timeout_s=900, memory_mb=4096, ...),
+        kernel_env={"TORCH_HOME": ...},   # added to the kernel's otherwise cleared environment
+        hide=[source_dir, bundle_dir],    # paths the kernel must not be able to read
+        isolate=None,               # None: isolate when root; True: require it; False: off
+        output_path=Path(...),      # executed notebook, written after every kernel process is gone
+        kernel_user="kitgrader",    # one user per concurrent execution (see autograder.sandbox)
+    )
+    result.notebook          # executed notebook (outputs capped); one cell more than the input:
+                             # papermill's "injected-parameters" cell right after "parameters"
+    result.failures          # {cell index: CellFailure(cell_index, ename, evalue, traceback_text)}
+    result.not_run           # {cell index: CellNotRun(cell_index, reason, message)}
+    result.kernel_deaths     # (KernelDeath(cell_index, cause), ...) in the order they happened
+    result.notices           # plain-language sentences for the student
+    result.isolation         # Isolation: enabled, user, network_off, hidden_by, reasons
+    result.elapsed_s, result.kernel_start_s, result.restarts, result.reaped
+
+Every cell index in the result refers to ``result.notebook.cells``; notices name cells by their
+position in the *input* notebook (1-based, as the student counts) and their nbgrader ``grade_id``.
+
+How the stages work:
+
+- **papermill** injects the parameters (:func:`papermill.parameterize.parameterize_notebook`) and
+  runs the cells through its engine API (a subclass of its nbclient engine and client), so cell
+  metadata, timing and the parameters cell are papermill's. ``papermill.execute_notebook`` itself
+  is not called: it raises at the first error output and edits the notebook to point at it.
+- **kernel**: the kernelspec runs :mod:`autograder.kernel_launcher`, which builds the sandbox of
+  :mod:`autograder.sandbox` and ``exec``\\s ipykernel; the kernel manager talks to it over IPC
+  sockets in a folder the kernel user owns, so the kernel needs no network at all. nbclient does not
+  shut down a kernel manager it was given: :class:`_GraderEngine` does, then the sandbox reaps.
+- **time**: a watchdog thread, not nbclient's ``timeout``. nbclient's interrupt-on-timeout waits
+  another full timeout and interrupts again, forever, when a cell ignores SIGINT. Here a cell past
+  ``cell_timeout_s`` is interrupted (SIGINT to the kernel's process group), and if it has not
+  finished ``interrupt_grace_s`` later the kernel is killed. At ``total_timeout_s`` (counted from
+  the call, kernel starts included) everything is killed and the cells not reached are not run.
+- **restarts**: when the kernel dies (``os._exit``, a signal, a crash) or had to be killed, a fresh
+  kernel re-runs the notebook from the top without the cells that killed or hung the previous
+  one (they get an error output saying why), so the state later cells need is rebuilt; at most
+  ``max_restarts`` times, within the total time. Each cell shows its latest complete run.
+- **output**: kept per cell up to ``max_output_chars`` of text and per notebook up to
+  ``max_notebook_output_mb`` as messages arrive, in the grader; the rest is counted and cut with a
+  note. A single kernel message over :data:`MAX_MESSAGE_BYTES` is refused by ZeroMQ before it is
+  decoded, so gigabytes of printing cannot exhaust the grader's memory.
+
+Whether a cell raised is the kernel's word, read from ``error`` outputs; cells the grader stopped
+also get an ``error`` output (``CellTimeoutError``, ``DeadKernelError``) so the notebook shows it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty
+
+import nbformat
+import zmq
+import zmq.asyncio
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import DeadKernelError
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine
+from papermill.log import logger as papermill_logger
+from papermill.parameterize import parameterize_notebook
+from papermill.utils import merge_kwargs, remove_args
+from traitlets import Any
+
+from autograder import sandbox
+from autograder.sandbox import Isolation, KernelSandbox, ReapedProcess, SandboxLimits
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "CellFailure",
+    "CellNotRun",
+    "ExecutionResult",
+    "KernelDeath",
+    "KernelStartError",
+    "Limits",
+    "execute_notebook",
+]
+
+log = logging.getLogger(__name__)
+
+#: Largest kernel message the grader accepts (ZeroMQ drops the connection on a bigger one and
+#: reconnects; the message is lost). Figures and long logs stay far below it.
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+#: Messages queued in the grader per channel (ZeroMQ high-water mark); with MAX_MESSAGE_BYTES it
+#: bounds what a flooding kernel can make the grader hold: 16 x 32 MiB.
+RECEIVE_QUEUE_MESSAGES = 16
+_WATCHDOG_TICK_S = 0.05
+#: A cell after which the kernel user has fewer free process slots than this starved the kernel.
+_TASK_HEADROOM = 2
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_TEXT_MIME = re.compile(r"^(text/.*|application/(json|javascript|x-latex))$")
+
+
+# ---------------------------------------------------------------------------------------- API types
+@dataclass(frozen=True)
+class Limits:
+    """What one execution may use. Times in seconds, sizes in MB (2**20 bytes).
+
+    >>> Limits(cell_timeout_s=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Limits.cell_timeout_s must be a positive number of seconds, got 0.
+    """
+
+    cell_timeout_s: float = 300.0
+    total_timeout_s: float = 900.0
+    #: Per process of the kernel (RLIMIT_DATA: heap and anonymous memory); None: no limit.
+    memory_mb: int | None = 4096
+    #: Processes and threads of the kernel user together (RLIMIT_NPROC); only when isolated.
+    max_processes: int | None = 256
+    #: Text kept per cell (stdout, stderr, text/* of displays, tracebacks); the rest is cut.
+    max_output_chars: int = 100_000
+    #: Everything kept in the notebook's outputs together (figures included).
+    max_notebook_output_mb: float = 32.0
+    #: Largest file the kernel may write (RLIMIT_FSIZE); None: no limit.
+    max_file_mb: int | None = 4096
+    #: Fresh kernels started after a kernel died or had to be killed.
+    max_restarts: int = 3
+    #: How long an interrupted cell has to stop before the kernel is killed.
+    interrupt_grace_s: float = 5.0
+    #: How long a kernel may take to start (also bounded by the total time left).
+    startup_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("cell_timeout_s", "total_timeout_s", "interrupt_grace_s", "startup_timeout_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(
+                    f"Limits.{name} must be a positive number of seconds, got {value!r}."
+                )
+        for name in ("memory_mb", "max_processes", "max_file_mb"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and value > 0):
+                raise ValueError(f"Limits.{name} must be a positive int or None, got {value!r}.")
+        if not (isinstance(self.max_output_chars, int) and self.max_output_chars > 0):
+            raise ValueError(
+                f"Limits.max_output_chars must be a positive int, got {self.max_output_chars!r}."
+            )
+        if not self.max_notebook_output_mb > 0:
+            raise ValueError(
+                "Limits.max_notebook_output_mb must be positive, "
+                f"got {self.max_notebook_output_mb!r}."
+            )
+        if not (isinstance(self.max_restarts, int) and self.max_restarts >= 0):
+            raise ValueError(f"Limits.max_restarts must be an int >= 0, got {self.max_restarts!r}.")
+
+
+@dataclass(frozen=True)
+class CellFailure:
+    """Why a cell failed, like papermill's ``PapermillExecutionError`` (ANSI codes stripped).
+
+    >>> str(CellFailure(3, "ValueError", "bad shape", "Traceback ..."))
+    'cell 3: ValueError: bad shape'
+    """
+
+    cell_index: int
+    ename: str
+    evalue: str
+    traceback_text: str
+
+    def __str__(self) -> str:
+        return f"cell {self.cell_index}: {self.ename}: {self.evalue}"
+
+
+@dataclass(frozen=True)
+class CellNotRun:
+    """A code cell that never ran: ``reason`` is ``"total-timeout"`` or ``"restart-limit"``."""
+
+    cell_index: int
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class KernelDeath:
+    """A kernel that ended while running ``cell_index``.
+
+    ``cause``: ``"died"`` (exited or was killed by something other than the grader: ``os._exit``,
+    a signal, a crash), ``"killed-after-timeout"`` (ignored the interrupt), ``"process-limit"``
+    (left the kernel user at its process limit, e.g. a fork bomb: no later cell could start a
+    thread) or ``"total-timeout"``.
+    """
+
+    cell_index: int
+    cause: str
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """Everything the scoring step needs from an execution; see the module docstring."""
+
+    notebook: nbformat.NotebookNode
+    failures: Mapping[int, CellFailure]
+    not_run: Mapping[int, CellNotRun]
+    kernel_deaths: tuple[KernelDeath, ...]
+    timed_out_cells: frozenset[int]
+    truncated_cells: frozenset[int]
+    notices: tuple[str, ...]
+    isolation: Isolation
+    elapsed_s: float
+    kernel_start_s: tuple[float, ...]
+    restarts: int
+    reaped: tuple[ReapedProcess, ...]
+
+    @property
+    def kernel_died(self) -> bool:
+        return bool(self.kernel_deaths)
+
+
+class KernelStartError(RuntimeError):
+    """The kernel did not start: a problem of the grading machine, not of the submission."""
+
+
+# ------------------------------------------------------------------------------- output budget
+def _size(value: object) -> int:
+    return len(value) if isinstance(value, str) else len(json.dumps(value))
+
+
+class _OutputBudget:
+    """Decides, message by message, what output the grader keeps.
+
+    Text (streams, ``text/*`` display data, tracebacks) counts against ``per_cell_chars`` per
+    cell; everything kept counts against ``total_chars`` for the notebook. A cleared output gives
+    its share back, so a progress display that redraws itself keeps its latest frame.
+    """
+
+    def __init__(self, per_cell_chars: int, total_chars: int) -> None:
+        self.per_cell = per_cell_chars
+        self.total_cap = total_chars
+        self.text = defaultdict(int)  # cell -> text chars kept since its last clear
+        self.kept = defaultdict(int)  # cell -> all chars kept since its last clear
+        self.total = 0
+        self.cut_chars = defaultdict(int)  # cell -> text chars not kept
+        self.cut_displays = defaultdict(int)  # cell -> displays (figures, ...) not kept
+        self.lost: set[int] = set()  # cells whose output channel broke (an oversized message)
+
+    def cleared(self, cell: int) -> None:
+        self.total -= self.kept[cell]
+        self.text[cell] = self.kept[cell] = 0
+
+    def _room(self, cell: int) -> int:
+        return max(0, min(self.per_cell - self.text[cell], self.total_cap - self.total))
+
+    def _keep(self, cell: int, text: int, other: int = 0) -> None:
+        self.text[cell] += text
+        self.kept[cell] += text + other
+        self.total += text + other
+
+    def admit(self, cell: int, msg: dict) -> dict | None:
+        """The message to keep (maybe shortened), or None to drop it."""
+        kind = msg["msg_type"]
+        content = msg["content"]
+        if kind == "stream":
+            text = content.get("text", "")
+            room = self._room(cell)
+            if len(text) <= room:
+                self._keep(cell, len(text))
+                return msg
+            self.cut_chars[cell] += len(text) - room
+            if room == 0:
+                return None
+            self._keep(cell, room)
+            return {**msg, "content": {**content, "text": text[:room]}}
+        if kind == "error":  # always kept: the failure is the kernel's word; only shortened
+            room = max(self._room(cell), 2000)
+            evalue = str(content.get("evalue", ""))[:room]
+            lines, used = [], len(evalue)
+            for line in content.get("traceback", []):
+                if used + len(line) > room:
+                    lines.append("[... rest of the traceback cut ...]")
+                    break
+                lines.append(line)
+                used += len(line)
+            self._keep(cell, used)
+            return {**msg, "content": {**content, "evalue": evalue, "traceback": lines}}
+        if kind in ("display_data", "execute_result"):
+            data = content.get("data", {})
+            text = sum(_size(v) for k, v in data.items() if _TEXT_MIME.match(k))
+            other = sum(_size(v) for k, v in data.items() if not _TEXT_MIME.match(k))
+            room = self._room(cell)
+            if text <= room and text + other <= self.total_cap - self.total:
+                self._keep(cell, text, other)
+                return msg
+            # Keep a short plain-text form when there is room for some text; drop the rest.
+            plain = str(data.get("text/plain", ""))
+            self.cut_displays[cell] += 1
+            if room == 0 or not plain:
+                return None
+            self.cut_chars[cell] += max(0, len(plain) - room)
+            self._keep(cell, min(len(plain), room))
+            return {**msg, "content": {**content, "data": {"text/plain": plain[:room]}}}
+        return msg
+
+    def note(self, cell: int) -> str | None:
+        """The line appended to a cell whose output was cut, or None."""
+        chars, displays = self.cut_chars.get(cell, 0), self.cut_displays.get(cell, 0)
+        if cell in self.lost:
+            return (
+                f"\n[kit grader: this cell sent an output larger than the "
+                f"{MAX_MESSAGE_BYTES / 2**20:g} MB the grader accepts in one message; "
+                "that output and the rest of the cell's output were lost.]\n"
+            )
+        if not (chars or displays):
+            return None
+        what = []
+        if chars:
+            what.append(f"{chars:,} characters of output")
+        if displays:
+            what.append(f"{displays} display{'s' if displays > 1 else ''} (figures, tables)")
+        return (
+            f"\n[kit grader: {' and '.join(what)} not kept. The grader keeps "
+            f"{self.per_cell:,} characters of text per cell and "
+            f"{self.total_cap / 2**20:g} MB of output per notebook.]\n"
+        )
+
+
+# --------------------------------------------------------------------------------- one attempt
+@dataclass
+class _Attempt:
+    """State shared by the engine (event-loop thread) and the watchdog (its own thread)."""
+
+    sandbox: KernelSandbox
+    limits: Limits
+    deadline: float
+    skip: frozenset[int]
+    budget: _OutputBudget
+    current: tuple[int, float] | None = None  # (cell index, monotonic start)
+    last_started: int | None = None
+    completed: list[int] = field(default_factory=list)
+    interrupted: dict[int, float] = field(default_factory=dict)
+    stop_reason: str | None = None  # "killed-after-timeout" | "total-timeout"
+    stop_cell: int | None = None
+    pgid: int | None = None
+    start_began: float | None = None
+    ready_after_s: float | None = None
+    alive_at_end: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cell_started(self, index: int) -> None:
+        self.last_started = index
+        self.current = (index, time.monotonic())
+
+    def cell_finished(self, index: int) -> None:
+        self.current = None
+        self.completed.append(index)
+
+
+class _ProcessLimitReachedError(RuntimeError):
+    """Raised inside an attempt: cell ``index`` left the kernel user at its process limit."""
+
+    def __init__(self, index: int, tasks: int) -> None:
+        super().__init__(f"cell {index} left {tasks} processes and threads running")
+        self.index = index
+
+
+class _Watchdog(threading.Thread):
+    """Interrupts a cell past its time, kills a kernel that ignores it, stops at the deadline."""
+
+    def __init__(self, attempt: _Attempt) -> None:
+        super().__init__(daemon=True, name="kit-grader-watchdog")
+        self.attempt = attempt
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        a, limits = self.attempt, self.attempt.limits
+        while not self.done.wait(_WATCHDOG_TICK_S):
+            now = time.monotonic()
+            current = a.current
+            if now >= a.deadline:
+                self._halt("total-timeout", current[0] if current else a.last_started)
+                return
+            if current is None or a.pgid is None:
+                continue
+            index, started = current
+            if now - started < limits.cell_timeout_s:
+                continue
+            if index not in a.interrupted:
+                a.interrupted[index] = now
+                log.info("cell %d passed its time limit: interrupting the kernel", index)
+                a.sandbox.interrupt(a.pgid)
+            elif now - a.interrupted[index] >= limits.interrupt_grace_s:
+                self._halt("killed-after-timeout", index)
+                return
+
+    def _halt(self, reason: str, cell: int | None) -> None:
+        a = self.attempt
+        with a.lock:
+            a.stop_reason, a.stop_cell = reason, cell
+        log.info("stopping the kernel (%s, cell %s)", reason, cell)
+        a.sandbox.kill_all(a.pgid)
+
+
+class _GraderKernelManager(AsyncKernelManager):
+    """A kernel manager whose clients refuse oversized messages and queue only a few."""
+
+    def client(self, **kwargs):
+        kwargs.setdefault("context", self.client_context)
+        return super().client(**kwargs)
+
+    def new_client_context(self) -> None:
+        self.client_context = zmq.asyncio.Context()
+        self.client_context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self.client_context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE_MESSAGES)
+        self.client_context.setsockopt(zmq.LINGER, 0)
+
+
+class _GraderClient(PapermillNotebookClient):
+    """papermill's notebook client, plus: sandboxed start, time tracking, skipped cells, caps."""
+
+    attempt = Any(None)
+
+    def __init__(self, nb_man, km=None, attempt: _Attempt | None = None, **kw) -> None:
+        super().__init__(nb_man, km=km, **kw)
+        self.attempt = attempt
+
+    async def async_start_new_kernel(self, **kwargs) -> None:
+        a: _Attempt = self.attempt
+        kwargs.update(a.sandbox.launch_kwargs())
+        a.start_began = time.monotonic()
+        try:
+            await super().async_start_new_kernel(**kwargs)
+        finally:
+            a.sandbox.after_launch()
+        a.pgid = self.km.provisioner.pgid or self.km.provisioner.pid
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        self.attempt.ready_after_s = time.monotonic() - self.attempt.start_began
+        self._watch_iopub()
+        return kc
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        done = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if await self._iopub_dropped():
+            self.attempt.budget.lost.add(cell_index)
+            await self._reopen_iopub()
+        return done
+
+    # nbclient binds its synchronous names to its own coroutines: re-bind them to ours.
+    start_new_kernel = run_sync(async_start_new_kernel)
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+    execute_cell = run_sync(async_execute_cell)
+
+    # An oversized message (over MAX_MESSAGE_BYTES) makes ZeroMQ close the output channel for good
+    # (a protocol error, which it does not reconnect after). The cell that sent it loses the rest
+    # of its output; the next cell must not: after each cell, a closed channel is opened anew.
+    def _watch_iopub(self) -> None:
+        self._iopub_events = self.kc.iopub_channel.socket.get_monitor_socket(
+            zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED
+        )
+
+    async def _iopub_dropped(self) -> bool:
+        dropped = False
+        while True:
+            try:
+                await self._iopub_events.recv_multipart(zmq.NOBLOCK)
+                dropped = True
+            except zmq.Again:
+                return dropped
+
+    async def _reopen_iopub(self) -> None:
+        log.warning("the kernel's output channel was closed (oversized message); reopening it")
+        self.kc.iopub_channel.socket.disable_monitor()
+        self._iopub_events.close(linger=0)
+        self.kc.iopub_channel.close()
+        self.kc._iopub_channel = None  # the property makes a new, connected channel
+        self.kc.iopub_channel.start()
+        self._watch_iopub()
+        # A new subscriber misses what is published before its subscription arrives: wait until
+        # the kernel's answer to a request shows up on the new channel.
+        give_up = time.monotonic() + 5
+        while time.monotonic() < give_up:
+            msg_id = self.kc.kernel_info()
+            try:
+                while True:
+                    msg = await self.kc.iopub_channel.get_msg(timeout=0.25)
+                    if msg["parent_header"].get("msg_id") == msg_id:
+                        return
+            except Empty:
+                continue
+
+    def papermill_execute_cells(self) -> None:
+        """papermill's loop, minus the cells a previous kernel died in, plus time tracking."""
+        a: _Attempt = self.attempt
+        for index, cell in enumerate(self.nb.cells):
+            if index in a.skip:
+                continue
+            self.nb_man.cell_start(cell, index)
+            a.cell_started(index)
+            try:
+                self.execute_cell(cell, index)
+            finally:
+                self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
+            if a.limits.max_processes is not None:
+                tasks = a.sandbox.task_count()
+                if tasks is not None and tasks >= a.limits.max_processes - _TASK_HEADROOM:
+                    # The cell left the user at its process limit (a fork bomb, a runaway pool):
+                    # the kernel cannot start a thread any more, so no later cell could run.
+                    raise _ProcessLimitReachedError(index, tasks)
+            a.cell_finished(index)
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self.clear_before_next_output:  # the parent is about to clear this cell's outputs
+            self.attempt.budget.cleared(cell_index)
+        kept = self.attempt.budget.admit(cell_index, msg)
+        if kept is None:
+            return None
+        return super().output(outs, kept, display_id, cell_index)
+
+    def clear_output(self, outs, msg, cell_index) -> None:
+        super().clear_output(outs, msg, cell_index)
+        if not msg["content"].get("wait"):
+            self.attempt.budget.cleared(cell_index)
+
+    def _update_display_id(self, display_id, msg) -> None:
+        data = msg["content"].get("data", {})
+        if sum(_size(v) for v in data.values()) <= self.attempt.budget.per_cell:
+            super()._update_display_id(display_id, msg)
+
+
+class _GraderEngine(NBClientEngine):
+    """papermill's nbclient engine with :class:`_GraderClient`, shutting the kernel down itself."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man,
+        kernel_name,
+        log_output=False,
+        stdout_file=None,
+        stderr_file=None,
+        start_timeout=60,
+        execution_timeout=None,
+        **kwargs,
+    ):
+        # As papermill's NBClientEngine.execute_managed_notebook, with our client class.
+        kwargs = remove_args(["input_path"], **kwargs)
+        safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+        final_kwargs = merge_kwargs(
+            safe_kwargs,
+            timeout=None,  # the watchdog keeps time (see the module docstring)
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=papermill_logger,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        client = _GraderClient(
+            nb_man,
+            allow_errors=True,  # every cell runs, tagged raises-exception or not
+            raise_on_iopub_timeout=False,  # lost output must not stop the notebook
+            shell_timeout_interval=1,
+            **final_kwargs,
+        )
+        try:
+            return client.execute()
+        finally:
+            # nbclient leaves a kernel manager it was given running: shut it down here.
+            run_sync(_shutdown)(client)
+
+
+async def _shutdown(client: _GraderClient) -> None:
+    km, kc = client.km, client.kc
+    if km is not None and km.has_kernel:
+        client.attempt.alive_at_end = bool(await km.is_alive())
+    if kc is not None:
+        kc.stop_channels()
+        client.kc = None
+    if km is not None and km.has_kernel:
+        try:
+            await km.shutdown_kernel(now=True)
+        except RuntimeError as exc:  # already gone
+            log.debug("kernel shutdown: %s", exc)
+    if km is not None:
+        km.client_context.destroy(linger=0)
+
+
+# ------------------------------------------------------------------------------------ the call
+def _prepare(notebook: nbformat.NotebookNode, parameters: Mapping[str, object]):
+    """A parameterised deep copy (papermill's injection) and its map to input positions."""
+    nb = nbformat.from_dict(copy.deepcopy(dict(notebook)))
+    nb = nbformat.v4.upgrade(nb)
+    nb.metadata.setdefault("papermill", {"parameters": {}, "environment_variables": {}})
+    nb.metadata.setdefault("kernelspec", {"name": sandbox.KERNEL_NAME, "language": "python"})
+    for cell in nb.cells:
+        cell.metadata.setdefault("tags", [])
+        cell.metadata.setdefault("papermill", {})
+    if parameters:
+        values = {
+            key: os.fspath(v) if isinstance(v, os.PathLike) else v for key, v in parameters.items()
+        }
+        nb = parameterize_notebook(nb, values, language="python", kernel_name="python3")
+    positions: list[int | None] = []
+    seen = 0
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            positions.append(None)
+        else:
+            seen += 1
+            positions.append(seen)
+    return nb, positions
+
+
+class _Labeller:
+    """Names cells the way a student finds them: position in their notebook and grade_id."""
+
+    def __init__(self, nb: nbformat.NotebookNode, positions: list[int | None]) -> None:
+        self.nb, self.positions = nb, positions
+
+    def __call__(self, index: int, capital: bool = False) -> str:
+        position = self.positions[index]
+        name = "the parameters cell" if position is None else f"cell {position}"
+        grade_id = self.nb.cells[index].metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            name += f" ({grade_id!r})"
+        return name[0].upper() + name[1:] if capital else name
+
+
+def _error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
+
+
+def execute_notebook(
+    notebook: nbformat.NotebookNode,
+    *,
+    workdir: Path,
+    parameters: Mapping[str, object],
+    limits: Limits | None = None,
+    kernel_env: Mapping[str, str] | None = None,
+    hide: Sequence[Path] = (),
+    isolate: bool | None = None,
+    output_path: Path | None = None,
+    kernel_user: str = sandbox.DEFAULT_KERNEL_USER,
+) -> ExecutionResult:
+    """Run ``notebook`` in a sandboxed kernel with papermill; see the module docstring.
+
+    Raises :class:`autograder.sandbox.IsolationUnavailableError` when ``isolate=True`` cannot be
+    met, :class:`KernelStartError` when the kernel cannot start (a set-up problem; the message
+    holds the kernel's own error output), ValueError for a ``hide`` path the kernel needs.
+    """
+    began = time.monotonic()
+    limits = limits or Limits()
+    deadline = began + limits.total_timeout_s
+    isolation = sandbox.plan_isolation(isolate, kernel_user)
+    if not isolation.enabled:
+        log.warning("kit grader: %s", isolation.describe())
+    nb, positions = _prepare(notebook, parameters)
+    label = _Labeller(nb, positions)
+    hidden = list(hide)
+    if output_path is not None and isolation.namespaces:
+        try:  # the executed notebook's folder too, where that does not hide what the kernel needs
+            sandbox.check_hidden_paths([Path(output_path).parent])
+            hidden.append(Path(output_path).parent)
+        except ValueError:
+            pass
+    box = KernelSandbox(
+        isolation,
+        workdir=Path(workdir),
+        hide=hidden,
+        limits=SandboxLimits(limits.memory_mb, limits.max_processes, limits.max_file_mb),
+        kernel_env=dict(kernel_env or {}),
+    )
+    budget = _OutputBudget(limits.max_output_chars, int(limits.max_notebook_output_mb * 2**20))
+    records: dict[int, tuple[nbformat.NotebookNode, str]] = {}  # index -> (cell, outcome)
+    deaths: list[KernelDeath] = []
+    timed_out: set[int] = set()
+    reaped: list[ReapedProcess] = []
+    start_times: list[float] = []
+    language_info = None
+    stop: tuple[str, int | None] | None = None  # why the last attempt ended early
+    with box:
+        skip: set[int] = set()
+        while True:
+            attempt = _Attempt(box, limits, deadline, frozenset(skip), budget)
+            run_nb = copy.deepcopy(nb)
+            outcome = _run_attempt(run_nb, attempt, box)
+            if attempt.ready_after_s is not None:
+                start_times.append(attempt.ready_after_s)
+            reaped += box.reap(attempt.pgid)
+            language_info = run_nb.metadata.get("language_info", language_info)
+            for index in attempt.completed:
+                outcome_of = "timed-out" if index in attempt.interrupted else "ran"
+                records[index] = (run_nb.cells[index], outcome_of)
+                if index in attempt.interrupted:
+                    timed_out.add(index)
+            if outcome is None:
+                break
+            cause, index = outcome
+            if index is None:  # stopped before any cell ran (total time spent starting)
+                stop = (cause, None)
+                break
+            if cause != "total-timeout" or index not in records:
+                records[index] = (run_nb.cells[index], cause)
+            deaths.append(KernelDeath(index, cause))
+            if cause == "killed-after-timeout":
+                timed_out.add(index)
+            skip |= {index} | timed_out  # a cell that hung once would hang again
+            if cause == "total-timeout" or len(deaths) > limits.max_restarts:
+                stop = (cause, index)
+                break
+            if time.monotonic() >= deadline:
+                stop = ("total-timeout", index)
+                break
+    elapsed = time.monotonic() - began
+
+    # ------------------------------------------------------------------ assemble the result
+    final = copy.deepcopy(nb)
+    if language_info is not None:
+        final.metadata["language_info"] = language_info
+    notices: list[str] = []
+    failures: dict[int, CellFailure] = {}
+    not_run: dict[int, CellNotRun] = {}
+    grader_errors: dict[int, tuple[str, str]] = {}
+    for index, (cell, outcome) in records.items():
+        final.cells[index] = cell
+        name = label(index, capital=True)
+        if outcome == "timed-out":
+            evalue = (
+                f"{name} ran longer than the {limits.cell_timeout_s:g} s limit and was stopped."
+            )
+            grader_errors[index] = ("CellTimeoutError", evalue)
+            notices.append(evalue)
+        elif outcome == "killed-after-timeout":
+            evalue = (
+                f"{name} ran longer than the {limits.cell_timeout_s:g} s limit and did not stop "
+                "when interrupted, so its kernel was shut down."
+            )
+            grader_errors[index] = ("CellTimeoutError", evalue)
+            notices.append(evalue + _after_death(index, stop, limits))
+        elif outcome == "process-limit":
+            evalue = (
+                f"{name} started processes or threads until the kernel user reached its limit of "
+                f"{limits.max_processes}, so the kernel could not go on and was shut down."
+            )
+            grader_errors[index] = ("ProcessLimitError", evalue)
+            notices.append(evalue + _after_death(index, stop, limits))
+        elif outcome == "died":
+            evalue = (
+                f"The kernel died while running {label(index)} (it may have run out of memory, "
+                "crashed, killed itself or called os._exit())."
+            )
+            grader_errors[index] = ("DeadKernelError", evalue)
+            notices.append(evalue + _after_death(index, stop, limits))
+        elif outcome == "total-timeout":
+            evalue = (
+                f"The notebook reached its {limits.total_timeout_s:g} s total time limit while "
+                f"running {label(index)}, which was stopped."
+            )
+            grader_errors[index] = ("CellTimeoutError", evalue)
+    for index, (ename, evalue) in grader_errors.items():
+        final.cells[index].outputs.append(_error_output(ename, evalue))
+        failures[index] = CellFailure(index, ename, evalue, "")
+    for index, cell in enumerate(final.cells):
+        if cell.cell_type != "code":
+            continue
+        if index not in records and cell.source.strip():
+            total = stop is None or stop[0] == "total-timeout"
+            reason = "total-timeout" if total else "restart-limit"
+            cell.outputs = []
+            cell.execution_count = None
+            not_run[index] = CellNotRun(index, reason, _not_run_message(reason, limits))
+            continue
+        note = budget.note(index)
+        if note:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
+            if index in budget.lost:
+                notices.append(
+                    f"{label(index, capital=True)} sent an output larger than the "
+                    f"{MAX_MESSAGE_BYTES / 2**20:g} MB the grader accepts in one message; the "
+                    "rest of that cell's output was lost (the next cells ran normally)."
+                )
+            else:
+                notices.append(
+                    f"{label(index, capital=True)} printed more output than the grader keeps; "
+                    "the rest was cut."
+                )
+        if index in failures:
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                failures[index] = CellFailure(
+                    index,
+                    _plain(out.ename),
+                    _plain(out.evalue),
+                    _plain("\n".join(out.traceback)),
+                )
+                notices += _notice_for_error(failures[index], label, limits)
+                break
+    if not_run:
+        first = min(not_run)
+        why = not_run[first].message
+        notices.append(
+            f"{len(not_run)} cell{'s' if len(not_run) > 1 else ''} from {label(first)} on "
+            f"did not run: {why}"
+        )
+    if reaped:
+        notices.append(
+            "A background process started by your notebook was still running after the notebook "
+            f"ended and was stopped: {', '.join(map(str, reaped[:5]))}"
+            + (f" and {len(reaped) - 5} more." if len(reaped) > 5 else ".")
+        )
+    if output_path is not None:
+        _write_private(final, Path(output_path))
+    return ExecutionResult(
+        notebook=final,
+        failures=dict(sorted(failures.items())),
+        not_run=not_run,
+        kernel_deaths=tuple(deaths),
+        timed_out_cells=frozenset(timed_out),
+        truncated_cells=frozenset(i for i in range(len(final.cells)) if budget.note(i)),
+        notices=tuple(notices),
+        isolation=isolation,
+        elapsed_s=elapsed,
+        kernel_start_s=tuple(start_times),
+        restarts=max(0, len(start_times) - 1),
+        reaped=tuple(reaped),
+    )
+
+
+def _after_death(index: int, stop: tuple[str, int | None] | None, limits: Limits) -> str:
+    """How a notice about a dead kernel ends: what happened to the cells after it."""
+    if stop is not None and stop[1] == index:
+        if stop[0] == "total-timeout":
+            return " The total time limit was reached, so the cells after it did not run."
+        return (
+            f" The kernel had already been restarted {limits.max_restarts} times, so the cells "
+            "after it did not run."
+        )
+    return " The cells after it were run in a fresh kernel."
+
+
+def _not_run_message(reason: str, limits: Limits) -> str:
+    if reason == "restart-limit":
+        return (
+            f"the kernel died or was shut down {limits.max_restarts + 1} times, and the grader "
+            f"restarts it at most {limits.max_restarts} times."
+        )
+    return f"the notebook reached its {limits.total_timeout_s:g} s total time limit."
+
+
+def _notice_for_error(failure: CellFailure, label: _Labeller, limits: Limits) -> list[str]:
+    name = label(failure.cell_index, capital=True)
+    if failure.ename == "MemoryError" and limits.memory_mb:
+        return [f"{name} ran out of memory (the limit is {limits.memory_mb} MB per process)."]
+    if failure.ename == "SystemExit":
+        return [f"{name} called sys.exit() or exit(); that cell stopped there, the next ones ran."]
+    return []
+
+
+def _plain(text: str) -> str:
+    """Without ANSI colour codes.
+
+    >>> _plain("\\x1b[0;31mValueError\\x1b[0m: bad")
+    'ValueError: bad'
+    """
+    return _ANSI.sub("", text)
+
+
+def _run_attempt(
+    nb: nbformat.NotebookNode, attempt: _Attempt, box: KernelSandbox
+) -> tuple[str, int | None] | None:
+    """Run ``nb`` once in a fresh kernel: None if it ran to the end, else (cause, cell index)."""
+    km = _GraderKernelManager(
+        kernel_name=sandbox.KERNEL_NAME,
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(box.spec_dir)]),
+        transport="ipc",
+        ip=str(box.ipc_prefix),
+        connection_file=str(box.connection_file),
+        shutdown_wait_time=1.0,
+    )
+    km.new_client_context()
+    watchdog = _Watchdog(attempt)
+    watchdog.start()
+    remaining = max(1.0, attempt.deadline - time.monotonic())
+    try:
+        _GraderEngine.execute_notebook(
+            nb,
+            sandbox.KERNEL_NAME,
+            output_path=None,  # written once, after every kernel process is gone
+            progress_bar=False,
+            log_output=False,
+            start_timeout=max(1, int(min(attempt.limits.startup_timeout_s, remaining))),
+            km=km,
+            attempt=attempt,
+        )
+        failure = None
+    except Exception as exc:  # classified below; a grader bug is re-raised
+        failure = exc
+    finally:
+        watchdog.done.set()
+        watchdog.join()
+    with attempt.lock:
+        reason, cell = attempt.stop_reason, attempt.stop_cell
+    if reason is not None:
+        return reason, cell
+    if failure is None:
+        return None
+    if isinstance(failure, _ProcessLimitReachedError):
+        return "process-limit", failure.index
+    if attempt.start_began is None:  # failed before starting a kernel: a bug, not the machine
+        raise failure
+    if attempt.ready_after_s is None:
+        raise KernelStartError(
+            f"The grading kernel did not start ({type(failure).__name__}: {failure}). "
+            f"Isolation: {box.isolation.describe()}. The kernel process said:\n"
+            + (box.kernel_stderr().strip() or "(nothing)")
+        ) from failure
+    if isinstance(failure, DeadKernelError) or not attempt.alive_at_end:
+        cell = attempt.current[0] if attempt.current else attempt.last_started
+        return "died", cell
+    raise failure
+
+
+def _write_private(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write ``nb`` atomically, readable by the grader's user only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

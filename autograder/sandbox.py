@@ -1,0 +1,643 @@
+"""The grading kernel's sandbox: who it runs as, what it can see, what it may use, and the clean-up.
+
+:class:`KernelSandbox` prepares everything the kernels of one execution share and tears it down:
+
+- **the user.** As root, the kernel runs as an unprivileged user (``kitgrader`` by default, created
+  with ``useradd --system`` when missing: no login shell, no home). Executions that run at the same
+  time need one user each (``kitgrader1``, ``kitgrader2``, ...): the reaper ends *every* process of
+  its user, and RLIMIT_NPROC counts them all. A lock file per user makes a second execution with the
+  same user wait instead of killing the first one's kernel.
+- **the folders.** A private base folder (``mkdtemp``, root, 0711) holds the launch settings and
+  the kernelspec (root only) and ``kernel/``, owned by the user (0700): its connection file, its IPC
+  sockets and a fresh ``HOME``, so nothing one submission leaves in ``HOME`` reaches the next. The
+  working directory (the student's files) is handed to the user (``lchown``, never following links).
+- **what it sees.** With root and namespaces (see :func:`probe_namespaces`), the kernel lives in
+  its own network namespace (no interface but loopback: no network) and mount namespace, in which
+  every hidden path is covered and ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are fresh tmpfs. Where
+  namespaces are refused (a container without CAP_SYS_ADMIN), hidden paths are protected by file
+  permissions only: the "other" permission bits are removed from each hidden path.
+- **limits.** RLIMIT_NPROC (processes and threads of the user), RLIMIT_FSIZE, no core files, and
+  memory through **RLIMIT_DATA**, per process. RLIMIT_AS would also count the address space that
+  CUDA reserves without using it (tens of GB for unified addressing), so ``torch.cuda`` fails to
+  initialise under any useful RLIMIT_AS; RLIMIT_DATA counts private writable memory only (heap,
+  anonymous mappings: what NumPy and PyTorch CPU tensors use) and leaves out CUDA's
+  ``PROT_NONE`` reservations and device mappings. A cgroup v2 ``memory.max`` would bound the kernel
+  and its children together, but it needs a writable cgroup v2 tree with the memory controller,
+  which Gradescope-style containers and these machines do not offer, so it is not used. An
+  allocation over the limit fails inside the kernel (``MemoryError`` for Python, NumPy and
+  PyTorch), the kernel survives and the next cells run.
+- **the reaper.** :meth:`KernelSandbox.reap` ends every process of the user (``kill(-1, SIGKILL)``
+  from a child that has become that user, so a fork bomb cannot outrun it) and waits until none is
+  left; without isolation it ends the kernel's process tree and every process carrying the
+  execution's token in its environment.
+
+Nothing here imports or unpickles what the student produced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import functools
+import importlib.util
+import json
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_KERNEL_USER",
+    "Isolation",
+    "IsolationUnavailableError",
+    "KernelSandbox",
+    "ReapedProcess",
+    "SandboxLimits",
+    "plan_isolation",
+    "probe_namespaces",
+]
+
+DEFAULT_KERNEL_USER = "kitgrader"
+LAUNCHER = Path(__file__).with_name("kernel_launcher.py")
+KERNEL_NAME = "kit-grader"
+CONNECTION = "{connection_file}"  # filled in by jupyter_client
+#: Environment variable carrying the execution's token: the reaper's handle when not isolated.
+TOKEN_VARIABLE = "KIT_GRADER_RUN"
+#: Paths the kernel always needs; hiding one of them (or a folder above) is refused.
+_SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/dev")
+#: How much of the kernel process's own stderr is kept (start-up errors are the first lines).
+STDERR_KEEP_BYTES = 64 * 1024
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class IsolationUnavailableError(RuntimeError):
+    """Isolation was required (``isolate=True``) but this machine cannot provide it."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What the sandbox does on this machine, in plain words for reports.
+
+    ``enabled`` is True when the kernel runs as ``user`` (uid ``uid``); ``network_off`` when it
+    lives in an empty network namespace; ``hidden_by`` says how hidden paths are protected
+    (``"mount namespace"``, ``"file permissions"`` or None: not at all); ``reasons`` say why a part
+    is off.
+
+    >>> Isolation(enabled=False, reasons=("not running as root",)).describe()
+    'isolation is off: not running as root'
+    """
+
+    enabled: bool
+    user: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+    network_off: bool = False
+    hidden_by: str | None = None
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def namespaces(self) -> bool:
+        return self.enabled and self.hidden_by == "mount namespace"
+
+    def describe(self) -> str:
+        """One line: what the kernel runs as and what it can reach."""
+        if not self.enabled:
+            return "isolation is off: " + "; ".join(self.reasons or ("not requested",))
+        parts = [f"kernel runs as user {self.user!r} (uid {self.uid})"]
+        parts.append("no network" if self.network_off else "network reachable")
+        parts.append(f"hidden paths covered by {self.hidden_by}")
+        text = "isolation is on: " + ", ".join(parts)
+        return text + ("; " + "; ".join(self.reasons) if self.reasons else "")
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-process resource limits for the kernel (None: no limit)."""
+
+    memory_mb: int | None = 4096
+    max_processes: int | None = 256
+    max_file_mb: int | None = 4096
+
+
+@dataclass(frozen=True)
+class ReapedProcess:
+    """A process that was still running after the kernel ended and had to be killed."""
+
+    pid: int
+    name: str
+    cmdline: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} ({self.cmdline or self.name})"
+
+
+@functools.cache
+def probe_namespaces() -> tuple[bool, str | None]:
+    """(can root create network and mount namespaces here?, why not). Cached per process.
+
+    Asked of the launcher itself (``--probe``, a throw-away process), so the answer covers exactly
+    what the kernel's start will try (seccomp profiles and missing CAP_SYS_ADMIN refuse it).
+    """
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", str(LAUNCHER), "--probe"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    try:
+        answer = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        return False, f"the namespace probe failed: {run.stderr.strip() or run.returncode}"
+    return bool(answer["namespaces"]), answer.get("error")
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def plan_isolation(isolate: bool | None, user: str = DEFAULT_KERNEL_USER) -> Isolation:
+    """Decide what isolation this execution gets; create ``user`` when needed.
+
+    ``isolate=None`` isolates as far as the machine allows when running as root; ``True`` requires
+    full isolation (user, no network, hidden paths) and raises :class:`IsolationUnavailableError`
+    otherwise; ``False`` turns it off.
+    """
+    if isolate is False:
+        return Isolation(enabled=False, reasons=("turned off by the caller (isolate=False)",))
+    if not _is_root():
+        if isolate:
+            raise IsolationUnavailableError(
+                "Isolation was required (isolate=True) but the grader is not running as root "
+                f"(uid {os.geteuid()}). Run the grader as root, or pass isolate=None to grade "
+                "without isolation."
+            )
+        return Isolation(enabled=False, reasons=("not running as root",))
+    entry = _ensure_user(user)
+    ok, why = probe_namespaces()
+    if not ok:
+        if isolate:
+            raise IsolationUnavailableError(
+                "Isolation was required (isolate=True) but this machine refuses new network and "
+                f"mount namespaces ({why}). In a container, grant CAP_SYS_ADMIN (or run it "
+                "--privileged), or pass isolate=None to isolate by user and file permissions only."
+            )
+        return Isolation(
+            enabled=True,
+            user=user,
+            uid=entry.pw_uid,
+            gid=entry.pw_gid,
+            network_off=False,
+            hidden_by="file permissions",
+            reasons=(f"no network or mount namespace: {why}",),
+        )
+    return Isolation(
+        enabled=True,
+        user=user,
+        uid=entry.pw_uid,
+        gid=entry.pw_gid,
+        network_off=True,
+        hidden_by="mount namespace",
+    )
+
+
+def _ensure_user(name: str) -> pwd.struct_passwd:
+    """The passwd entry of ``name``; created if missing (system user, own group, no home)."""
+    with contextlib.suppress(KeyError):
+        return pwd.getpwnam(name)
+    nologin = next(
+        (s for s in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false") if os.path.exists(s)),
+        "/bin/false",
+    )
+    command = ["useradd", "--system", "--user-group", "--no-create-home"]
+    command += ["--home-dir", "/nonexistent", "--shell", nologin, name]
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise IsolationUnavailableError(
+            f"The kernel user {name!r} does not exist and `useradd` is not installed to create "
+            f"it. Create it yourself (e.g. `useradd --system --user-group {name}`)."
+        ) from exc
+    except subprocess.CalledProcessError as exc:
+        if "already exists" not in exc.stderr:  # another grader created it meanwhile
+            raise IsolationUnavailableError(
+                f"Could not create the kernel user {name!r}: {exc.stderr.strip()}"
+            ) from exc
+    return pwd.getpwnam(name)
+
+
+def _is_under(path: Path, folder: Path) -> bool:
+    """True if ``path`` is ``folder`` or inside it.
+
+    >>> _is_under(Path("/a/b/c"), Path("/a/b")), _is_under(Path("/a/bc"), Path("/a/b"))
+    (True, False)
+    """
+    return path == folder or folder in path.parents
+
+
+def _paths_the_kernel_needs() -> list[Path]:
+    """Interpreter, standard library, site-packages and the kit's own packages."""
+    needed = [Path(p) for p in _SYSTEM_PATHS]
+    needed += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent]
+    needed += [Path(os.path.realpath(sys.executable)).parent, Path(sysconfig.get_path("stdlib"))]
+    needed += [Path(p) for p in site.getsitepackages()]
+    spec = importlib.util.find_spec("helpers")  # the package students import
+    if spec is not None and spec.submodule_search_locations:
+        needed += [Path(p) for p in spec.submodule_search_locations]
+    return [Path(os.path.realpath(p)) for p in needed]
+
+
+def check_hidden_paths(hide: Sequence[Path]) -> list[Path]:
+    """Resolved hidden paths; refuses one that would hide what the kernel needs to start.
+
+    >>> check_hidden_paths([Path("/usr")])
+    Traceback (most recent call last):
+    ...
+    ValueError: Cannot hide /usr: the kernel needs /usr (...). Hide a narrower path.
+    """
+    resolved = []
+    for raw in hide:
+        path = Path(os.path.realpath(raw))
+        for needed in _paths_the_kernel_needs():
+            if _is_under(needed, path):
+                raise ValueError(
+                    f"Cannot hide {path}: the kernel needs {needed} (its Python, libraries or "
+                    "the system). Hide a narrower path."
+                )
+        resolved.append(path)
+    return resolved
+
+
+def _give_to_user(folder: Path, uid: int, gid: int) -> None:
+    """``chown -R`` without following symbolic links (a link's target keeps its owner)."""
+    os.lchown(folder, uid, gid)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
+def _private_root_dir() -> Path:
+    """A folder only root can enter (for lock files), created safely if missing."""
+    for candidate in (Path("/run/kit-grader"), Path(tempfile.gettempdir()) / "kit-grader-root"):
+        try:
+            candidate.mkdir(mode=0o700, exist_ok=True)
+        except OSError:
+            continue
+        info = candidate.lstat()
+        if candidate.is_dir() and not candidate.is_symlink() and info.st_uid == 0:
+            os.chmod(candidate, 0o700)
+            return candidate
+    raise IsolationUnavailableError("Found no root-owned folder for the kernel user's lock file.")
+
+
+class _StderrTail(threading.Thread):
+    """Drains the kernel process's own stderr, keeping the first bytes (start-up errors).
+
+    The kernel's stdout and stderr as seen by Python go to the notebook; this is the process's
+    file descriptor 2 (tracebacks from the launcher or from ipykernel itself). Keeping only a head
+    means a process that floods it costs the grader no memory.
+    """
+
+    def __init__(self, read_fd: int) -> None:
+        super().__init__(daemon=True, name="kit-grader-kernel-stderr")
+        self._fd = read_fd
+        self.head = bytearray()
+
+    def run(self) -> None:
+        with os.fdopen(self._fd, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                if len(self.head) < STDERR_KEEP_BYTES:
+                    self.head += chunk[: STDERR_KEEP_BYTES - len(self.head)]
+
+    def text(self) -> str:
+        return self.head.decode("utf-8", "replace")
+
+
+@dataclass
+class KernelSandbox:
+    """The user, folders, kernelspec and limits that the kernels of one execution share.
+
+    Use as a context manager; inside it, :meth:`launch_kwargs` gives what the kernel manager's
+    ``start_kernel`` needs, :meth:`kill_all` stops everything at once and :meth:`reap` cleans up
+    after a kernel. On exit every process of the user is reaped and the private folder removed.
+    """
+
+    isolation: Isolation
+    workdir: Path
+    hide: Sequence[Path] = ()
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    kernel_env: dict[str, str] | None = None
+    base: Path = field(init=False)
+    token: str = field(init=False, default_factory=lambda: secrets.token_hex(16))
+    _lock: int | None = field(init=False, default=None)
+    _tails: list[_StderrTail] = field(init=False, default_factory=list)
+
+    # ------------------------------------------------------------------ set-up and tear-down
+    def __enter__(self) -> KernelSandbox:
+        self.workdir = Path(os.path.realpath(self.workdir))
+        if not self.workdir.is_dir():
+            raise FileNotFoundError(
+                f"The kernel's working directory {self.workdir} does not exist; create it and put "
+                "the submission's files there."
+            )
+        self.hidden = check_hidden_paths(self.hide)
+        for hidden in self.hidden:
+            if _is_under(self.workdir, hidden) and not self.isolation.namespaces:
+                raise ValueError(
+                    f"Cannot hide {hidden}: it holds the kernel's working directory "
+                    f"{self.workdir}, and without a mount namespace the kernel could not reach it."
+                )
+        self.base = Path(tempfile.mkdtemp(prefix="kg-"))
+        try:
+            self._set_up()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _set_up(self) -> None:
+        iso = self.isolation
+        self.kernel_dir = self.base / "kernel"
+        self.kernel_dir.mkdir(mode=0o700)
+        (self.kernel_dir / "home").mkdir(mode=0o700)
+        if iso.enabled:
+            self._lock = os.open(
+                _private_root_dir() / f"{iso.user}.lock",
+                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+                0o600,
+            )
+            fcntl.flock(self._lock, fcntl.LOCK_EX)  # another execution with this user: wait
+            become_subreaper()
+            self.reap()  # leftovers of a grader that died mid-run: not this student's doing
+            os.chmod(self.base, 0o711)
+            _give_to_user(self.kernel_dir, iso.uid, iso.gid)
+            _give_to_user(self.workdir, iso.uid, iso.gid)
+            if not iso.namespaces:
+                for hidden in self.hidden:
+                    self._close_by_permissions(hidden)
+        self.connection_file = self.kernel_dir / "kernel.json"
+        self.ipc_prefix = self.kernel_dir / "ipc"
+        launch_json = self.base / "launch.json"
+        fd = os.open(launch_json, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(self._launch_settings(), f)
+        self.spec_dir = self.base / "kernels"
+        (self.spec_dir / KERNEL_NAME).mkdir(parents=True, mode=0o700)
+        spec = {
+            "argv": [sys.executable, "-I", "-S", str(LAUNCHER), str(launch_json), CONNECTION],
+            "display_name": "Python 3 (kit grader)",
+            "language": "python",
+            "interrupt_mode": "signal",
+        }
+        (self.spec_dir / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
+
+    def _close_by_permissions(self, path: Path) -> None:
+        """Without a mount namespace: take away the "other" bits so the user cannot read it."""
+        if path.exists():
+            info = path.stat()
+            if info.st_uid == self.isolation.uid or info.st_gid == self.isolation.gid:
+                raise IsolationUnavailableError(
+                    f"Cannot hide {path}: it belongs to the kernel user, and without a mount "
+                    "namespace only file permissions protect it."
+                )
+            os.chmod(path, info.st_mode & ~0o007)
+
+    def _launch_settings(self) -> dict:
+        iso = self.isolation
+        mb = 1024 * 1024
+        lim = self.limits
+        rlimits: dict[str, int | None] = {
+            "DATA": lim.memory_mb * mb if lim.memory_mb else None,
+            "FSIZE": lim.max_file_mb * mb if lim.max_file_mb else None,
+            "CORE": 0,
+        }
+        if iso.enabled:  # RLIMIT_NPROC counts every process of the uid: the grader's too if shared
+            rlimits["NPROC"] = lim.max_processes
+        return {
+            "isolate": iso.enabled,
+            "namespaces": iso.namespaces,
+            "user": iso.user,
+            "uid": iso.uid,
+            "gid": iso.gid,
+            "python": sys.executable,
+            "cwd": str(self.workdir),
+            "env": self._kernel_environment(),
+            "hide": [str(p) for p in self.hidden],
+            "keep": [str(self.workdir), str(self.kernel_dir)],
+            "private_tmp": ["/tmp", "/var/tmp", "/dev/shm"],
+            "tmp_size_mb": lim.memory_mb,
+            "rlimits": rlimits,
+        }
+
+    def _kernel_environment(self) -> dict[str, str]:
+        """The kernel's whole environment: the grader's is not passed on (it may hold secrets)."""
+        home = self.kernel_dir / "home"
+        env = {
+            "PATH": os.pathsep.join(
+                [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
+            ),
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+            "TMPDIR": "/tmp" if self.isolation.namespaces else str(home),
+            "JPY_PARENT_PID": str(os.getpid()),  # ipykernel exits if the grader dies
+            TOKEN_VARIABLE: self.token,
+        }
+        if self.isolation.enabled:
+            env["USER"] = env["LOGNAME"] = str(self.isolation.user)
+        for passed_on in ("PYTHONPATH", "CUDA_VISIBLE_DEVICES", "TORCH_HOME"):
+            if passed_on in os.environ:
+                env[passed_on] = os.environ[passed_on]
+        env.update(self.kernel_env or {})
+        return env
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.reap()
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+            if self._lock is not None:
+                os.close(self._lock)  # releases the flock
+                self._lock = None
+
+    # ------------------------------------------------------------------ one kernel
+    def launch_kwargs(self) -> dict:
+        """Keyword arguments for ``KernelManager.start_kernel`` (cwd, env, stdout, stderr)."""
+        read_fd, write_fd = os.pipe()
+        tail = _StderrTail(read_fd)
+        tail.start()
+        self._tails.append(tail)
+        self._pending_write_fd = write_fd
+        return {
+            "cwd": str(self.workdir),
+            # The launcher's own environment; it builds the kernel's from its settings (-I).
+            "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            "stdout": subprocess.DEVNULL,
+            "stderr": write_fd,
+        }
+
+    def after_launch(self) -> None:
+        """Close the grader's copy of the stderr pipe once the kernel process holds its own."""
+        fd = getattr(self, "_pending_write_fd", None)
+        if fd is not None:
+            os.close(fd)
+            self._pending_write_fd = None
+
+    def kernel_stderr(self) -> str:
+        """The first bytes the latest kernel process wrote to its own stderr."""
+        return self._tails[-1].text() if self._tails else ""
+
+    def kill_all(self, kernel_pgid: int | None) -> None:
+        """SIGKILL the kernel's process group and, isolated, every process of the user, now."""
+        if kernel_pgid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(kernel_pgid, signal.SIGKILL)
+        if self.isolation.enabled:
+            _kill_every_process_of(self.isolation.uid, self.isolation.gid)
+
+    def task_count(self) -> int | None:
+        """Processes and threads of the kernel user (what RLIMIT_NPROC counts); None if shared.
+
+        Read from ``/proc`` directly (under a millisecond): it is asked after every cell.
+        """
+        if not self.isolation.enabled:
+            return None
+        count = 0
+        with os.scandir("/proc") as entries:
+            for entry in entries:
+                if entry.name.isdigit():
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid == self.isolation.uid:
+                            count += len(os.listdir(f"/proc/{entry.name}/task"))
+                    except OSError:  # ended meanwhile
+                        pass
+        return count
+
+    def interrupt(self, kernel_pgid: int | None) -> None:
+        """SIGINT to the kernel's process group (what Jupyter's interrupt does)."""
+        if kernel_pgid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(kernel_pgid, signal.SIGINT)
+
+    def reap(self, kernel_pgid: int | None = None, timeout_s: float = 10.0) -> list[ReapedProcess]:
+        """End every process the kernel left; return those outside its own process group.
+
+        Processes in the kernel's group die with the kernel as in Jupyter; the ones returned
+        escaped it (a daemon, ``setsid``, ``nohup ... &``): the student should hear about them.
+        Zombies are collected too: they still count against the user's process limit, and the
+        next kernel must start with its whole budget (the grader is the "subreaper" of its
+        kernels' orphans, so it can collect them even where PID 1 never does).
+        Raises RuntimeError if some process is still alive after ``timeout_s``.
+        """
+        live, _ = self._scan()
+        reported = [
+            ReapedProcess(p.pid, _safe(p.name), " ".join(_safe(p.cmdline, []))[:200])
+            for p in live
+            if _safe(lambda p=p: os.getpgid(p.pid)) != kernel_pgid
+        ]
+        deadline = time.monotonic() + timeout_s
+        zombie_deadline = time.monotonic() + min(timeout_s, 3.0)
+        while True:
+            live, zombies = self._scan()
+            for zombie in zombies:
+                if _safe(zombie.ppid, None) == os.getpid():
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(zombie.pid, os.WNOHANG)
+            if not live and not zombies:
+                return reported
+            now = time.monotonic()
+            if live:
+                if now > deadline:
+                    raise RuntimeError(
+                        f"Could not end the kernel's processes within {timeout_s:g} s: "
+                        + ", ".join(str(p.pid) for p in live)
+                    )
+                if self.isolation.enabled:
+                    _kill_every_process_of(self.isolation.uid, self.isolation.gid)
+                else:
+                    for p in live:
+                        with contextlib.suppress(psutil.Error):
+                            p.kill()
+            elif now > zombie_deadline:  # another parent holds them; it is not ours to wait
+                held = sorted({_safe(z.ppid, None) for z in zombies} - {None})
+                log.warning("zombie processes of the kernel user remain (parents %s)", held)
+                return reported
+            time.sleep(0.01)
+
+    def _scan(self) -> tuple[list[psutil.Process], list[psutil.Process]]:
+        """(live processes, zombies) that belong to this execution's kernel."""
+        live, zombies = [], []
+        if self.isolation.enabled:
+            uid = self.isolation.uid
+            for p in psutil.process_iter(["uids", "status"]):
+                uids = p.info["uids"]
+                if uids and uid in (uids.real, uids.effective, uids.saved):
+                    (zombies if p.info["status"] == psutil.STATUS_ZOMBIE else live).append(p)
+            return live, zombies
+        me = os.getpid()
+        for p in psutil.process_iter(["uids", "status"]):
+            if p.pid == me or (p.info["uids"] and p.info["uids"].real != os.getuid()):
+                continue
+            if p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue  # not isolated: our own zombies are Popen's business
+            env = _safe(p.environ, {})
+            if env.get(TOKEN_VARIABLE) == self.token:
+                live.append(p)
+        return live, zombies
+
+
+def _safe(getter, default=""):
+    """``getter()``, or ``default`` when the process is gone or not readable."""
+    try:
+        return getter()
+    except (psutil.Error, OSError):
+        return default
+
+
+@functools.cache
+def become_subreaper() -> bool:
+    """Make this process adopt its descendants' orphans (``PR_SET_CHILD_SUBREAPER``), once.
+
+    A kernel's children outlive it as orphans; adopted by the grader rather than PID 1 (which in
+    a container may never collect them), they can be collected before the next kernel starts.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _kill_every_process_of(uid: int, gid: int) -> None:
+    """``kill(-1, SIGKILL)`` as ``uid``: the kernel ends all of the user's processes in one step.
+
+    Done in a forked child that becomes the user, so the signal reaches exactly that user's
+    processes (and cannot miss children forked while a list is being walked).
+    """
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child process, ends in os._exit
+        code = 1
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)  # all processes we may signal, except ourselves
+            code = 0
+        except BaseException:
+            pass
+        finally:
+            os._exit(code)
+    os.waitpid(pid, 0)
