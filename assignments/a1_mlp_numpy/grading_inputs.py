@@ -1,0 +1,63 @@
+"""The inputs of a1's hidden tests: ``make_inputs(rng)`` returns every array a hidden test cell
+reads with ``grading_input(name)``.
+
+Float inputs are float64 so that the recorded outputs compare with tight tolerances; values sit
+away from ReLU's kink at 0 where a gradient is ambiguous.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0):
+    x = rng.normal(scale=scale, size=shape)
+    return np.where(np.abs(x) < 0.05, 0.05 * np.sign(x) + 0.05 * (x == 0), x)
+
+
+def _blobs(rng: np.random.Generator, centres: np.ndarray, n: int):
+    y = rng.integers(0, len(centres), size=n)
+    X = centres[y] + rng.normal(size=(n, centres.shape[1]))
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every hidden-test input of a1, drawn from ``rng`` (same seed, same arrays)."""
+    inputs: dict[str, np.ndarray] = {}
+    # Part 1: flatten and normalise. One constant feature tests the std floor.
+    inputs["images_small"] = rng.integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+    norm_train = rng.normal(loc=2.0, scale=1.5, size=(40, 16))
+    norm_train[:, 5] = 0.25
+    norm_train[:, 9] = 0.25 + 0.01 * rng.normal(size=40)  # std 0.01, below eps = 0.1
+    inputs["norm_train"] = norm_train
+    inputs["norm_x"] = rng.normal(loc=2.0, scale=1.5, size=(6, 16))
+    # Part 2: layers.
+    inputs["affine_x"] = rng.normal(size=(6, 8))
+    inputs["affine_w"] = rng.normal(size=(8, 5))
+    inputs["affine_b"] = rng.normal(size=5)
+    inputs["affine_dout"] = rng.normal(size=(6, 5))
+    inputs["act_x"] = _away_from_zero(rng, (7, 9), scale=2.0)
+    inputs["act_dout"] = rng.normal(size=(7, 9))
+    inputs["dropout_x"] = rng.uniform(0.5, 2.0, size=(300, 60))
+    inputs["dropout_dout"] = rng.normal(size=(300, 60))
+    inputs["dropout_seed"] = np.array(int(rng.integers(0, 2**31)))
+    inputs["softmax_scores"] = rng.normal(scale=3.0, size=(8, 10))
+    inputs["softmax_y"] = rng.integers(0, 10, size=8).astype(np.int64)
+    # Part 3: a 3-layer network 12 -> 7 -> 6 -> 4.
+    for layer, (fan_in, fan_out) in enumerate(((12, 7), (7, 6), (6, 4)), 1):
+        inputs[f"mlp_W{layer}"] = rng.normal(scale=np.sqrt(2 / fan_in), size=(fan_in, fan_out))
+        inputs[f"mlp_b{layer}"] = rng.normal(scale=0.1, size=fan_out)
+    inputs["mlp_X"] = _away_from_zero(rng, (5, 12))
+    inputs["mlp_dscores"] = rng.normal(size=(5, 4))
+    # Part 4: optimiser, early stopping, training.
+    inputs["sgd_w"] = rng.normal(size=(4, 5))
+    inputs["sgd_dw"] = rng.normal(size=(4, 5))
+    inputs["sgd_v"] = rng.normal(scale=0.1, size=(4, 5))
+    # A validation-loss curve that falls, plateaus (changes below min_delta), dips and rises.
+    curve = [1.0, 0.8, 0.7, 0.695, 0.69, 0.72, 0.68, 0.675, 0.7, 0.71, 0.72, 0.73]
+    inputs["es_losses"] = np.array(curve) + rng.uniform(-1e-4, 1e-4, size=len(curve))
+    centres = rng.normal(scale=2.5, size=(3, 10))
+    inputs["train_X"], inputs["train_y"] = _blobs(rng, centres, 240)
+    inputs["val_X"], inputs["val_y"] = _blobs(rng, centres, 120)
+    inputs["train_seed"] = np.array(int(rng.integers(0, 2**31)))
+    return inputs
