@@ -94,6 +94,18 @@ def test_average_precision_matches_sklearn_with_ties_and_ignored_entries(case):
     np.testing.assert_allclose(ours, sklearn_ap(scores, targets), atol=1e-6, equal_nan=True)
 
 
+def test_average_precision_matches_sklearn_on_a_voc_sized_float32_set():
+    """On 4952 x 20 float32 logits, where rounding alone makes ties, is AP still sklearn's?"""
+    rng = np.random.default_rng(4)
+    targets = (rng.random((4952, 20)) < rng.uniform(0.02, 0.3, size=20)).astype(np.int64)
+    scores = (2 * targets + rng.normal(size=targets.shape)).astype(np.float32)
+    targets[rng.random(targets.shape) < 0.01] = -1
+    assert any(len(np.unique(scores[:, c])) < 4952 for c in range(20))  # ties are there
+    np.testing.assert_allclose(
+        average_precision(scores, targets).numpy(), sklearn_ap(scores, targets), atol=1e-9
+    )
+
+
 @PROPERTY
 @given(multilabel_cases())
 def test_voc07_matches_an_independent_11_point_implementation(case):

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["as_tensor", "describe_values", "shape_str", "work_device"]
+__all__ = ["as_tensor", "describe_values", "shape_str"]
 
 
 def as_tensor(value: object, name: str) -> torch.Tensor:
@@ -67,7 +67,7 @@ def shape_str(tensor: torch.Tensor) -> str:
     return "[" + ", ".join(str(n) for n in tensor.shape) + "]"
 
 
-def describe_values(values: torch.Tensor, limit: int = 8) -> str:
+def describe_values(values: torch.Tensor | np.ndarray, limit: int = 8) -> str:
     """The distinct values of ``values``, sorted, for a message; at most ``limit`` are listed.
 
     >>> describe_values(torch.tensor([5, 2, 5, 7]))
@@ -75,13 +75,9 @@ def describe_values(values: torch.Tensor, limit: int = 8) -> str:
     >>> describe_values(torch.arange(20), limit=3)
     '0, 1, 2, ... (20 distinct values)'
     """
-    distinct = torch.unique(values.detach().flatten().cpu()).tolist()
+    distinct = np.unique(np.asarray(values.detach().cpu() if torch.is_tensor(values) else values))
+    distinct = distinct.tolist()
     shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in distinct[:limit])
     if len(distinct) > limit:
         shown += f", ... ({len(distinct)} distinct values)"
     return shown
-
-
-def work_device(device: torch.device) -> torch.device:
-    """Where float64 work for data on ``device`` can run: MPS has no float64, so the CPU."""
-    return torch.device("cpu") if device.type == "mps" else device

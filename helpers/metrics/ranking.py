@@ -10,11 +10,11 @@ with one threshold per distinct score (tied scores enter together, as in scikit-
 k", and ``R_0 = 0``. The VOC 2007 variant (``voc07=True``) instead averages, over the 11 recall
 levels r = 0, 0.1, ..., 1, the highest precision reached at a recall of at least r.
 
-Written by hand (not a loop over ``sklearn.metrics.average_precision_score``) because one sort
-over all classes at once, on the tensors' own device, is what makes the evaluator fast enough to run
-every epoch; ``bench/metrics.py`` measures the difference and the tests pin the values to
-scikit-learn's. The same formula, fed per-bin counts instead of per-score counts, gives the
-constant-memory segmentation AP of :mod:`helpers.metrics.segmentation`.
+Written by hand (not a loop over ``sklearn.metrics.average_precision_score``) because one NumPy
+sort over all classes at once is what makes the evaluator fast enough to run every epoch;
+``bench/metrics.py`` measures the difference and the tests pin the values to scikit-learn's. The
+same formula, fed per-bin counts instead of per-score counts, gives the constant-memory
+segmentation AP of :mod:`helpers.metrics.segmentation`.
 
 Targets: 1 positive, 0 negative, any negative number ignored (e.g. VOC ``difficult`` objects,
 which the kit's VOC loader writes as -1; note that VOC's own label files use 0 for difficult).
@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from helpers.metrics._inputs import as_tensor, describe_values, shape_str, work_device
+from helpers.metrics._inputs import as_tensor, describe_values, shape_str
 
 __all__ = ["MultilabelAveragePrecision", "average_precision", "mean_average_precision"]
 
@@ -68,19 +68,23 @@ def _average_precision_tensor_validation(
         )
     if scores.is_complex() or scores.dtype == torch.bool:
         raise TypeError(f"Expected real-valued `scores` but got dtype {scores.dtype}.")
-    if scores.numel() and not bool(torch.isfinite(scores).all()):
+    if targets.is_complex():
+        raise TypeError(f"Expected real-valued `targets` but got dtype {targets.dtype}.")
+
+
+def _average_precision_value_validation(scores: np.ndarray, targets: np.ndarray) -> None:
+    """Check values, on the NumPy copies (NumPy's element-wise loops are the fast ones)."""
+    if scores.size and not np.isfinite(scores).all():
         raise ValueError(
             "Expected finite `scores` but found NaN or infinity. Check the model's outputs "
             "(a NaN loss during training leaves NaN outputs)."
         )
-    if targets.is_complex():
-        raise TypeError(f"Expected real-valued `targets` but got dtype {targets.dtype}.")
-    if targets.dtype == torch.bool or targets.numel() == 0:
+    if targets.dtype == np.bool_ or targets.size == 0:
         return
-    if not targets.is_floating_point() and int(targets.max()) <= 1:
+    if targets.dtype.kind in "iu" and targets.max() <= 1:
         return  # integers up to 1 are 1, 0 or negative: the common case costs one pass
     unexpected = (targets != 0) & (targets != 1) & ~(targets < 0)  # NaN counts as unexpected
-    if bool(unexpected.any()):
+    if unexpected.any():
         raise ValueError(
             "Expected `targets` to hold only 0, 1 or a negative number (ignored, e.g. -1 for "
             f"VOC 'difficult') but found {describe_values(targets[unexpected])}. Multi-label "
@@ -90,106 +94,131 @@ def _average_precision_tensor_validation(
 
 def _average_precision_format(
     scores: torch.Tensor, targets: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores as [N, C] float32/float64 (converted exactly), targets as [N, C] int8 1/0/-1."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Checked input as NumPy arrays on the CPU: scores float32/float64 [N, C] (converted
+    exactly), targets int8 [N, C] of 1 / 0 / -1 (ignored). Raises on bad values."""
     if scores.ndim == 1:
         scores, targets = scores[:, None], targets[:, None]
     if not scores.is_floating_point():
         scores = scores.double()  # integer scores: exact below 2**53
     elif scores.dtype not in (torch.float32, torch.float64):
-        scores = scores.float()  # float16 / bfloat16: exact, and sortable everywhere
-    if targets.is_floating_point():
-        targets = torch.where(targets < 0, _IGNORED, targets)
-    codes = targets.clamp(min=_IGNORED).to(torch.int8) if targets.dtype != torch.bool else targets
-    device = work_device(scores.device)
-    return scores.to(device), codes.to(device=device, dtype=torch.int8)
+        scores = scores.float()  # float16 / bfloat16: exact
+    if targets.dtype in (torch.float16, torch.bfloat16):
+        targets = targets.float()
+    scores_array, targets_array = scores.cpu().numpy(), targets.cpu().numpy()
+    _average_precision_value_validation(scores_array, targets_array)
+    if targets_array.dtype.kind == "f":
+        targets_array = np.where(targets_array < 0, _IGNORED, targets_array)
+    codes = np.maximum(targets_array, _IGNORED).astype(np.int8)  # checked: 1, 0 or negative
+    return scores_array, codes
 
 
 # --- compute -----------------------------------------------------------------------------------
+# On NumPy arrays: every op here is a sort or a pass over N x C numbers, and NumPy's vectorised
+# (SIMD) sort and element-wise loops beat torch's CPU kernels by far (measured on one thread: a
+# row-wise sort of 20 x 4952 float32 scores takes 1.1 ms with np.argsort and 8.8 ms with
+# torch.sort; a comparison over them 4 us against 65 us). N x C scores are small, so GPU tensors
+# are simply copied over.
 
 
 class _Ranking(NamedTuple):
-    """Every class's samples ranked best score first (rows: classes, columns: rank)."""
+    """Every class's samples ranked best score first (rows: classes, columns: rank 0, 1, ...).
 
-    is_positive: torch.Tensor  # bool [C, N]
-    true_pos: torch.Tensor  # int64 [C, N]: positives ranked at or above this rank
-    precision: torch.Tensor  # float64 [C, N]: precision at this rank's threshold (its tie group's
-    # last rank: tied scores enter together, as in scikit-learn)
+    Tied scores enter together, as in scikit-learn: the threshold of a rank is the last rank of
+    its tie group. Ties are few in real outputs, so they are kept sparse, as flat indices into
+    [C, N]: ``continued`` lists (sorted) the ranks whose score equals the next rank's, and
+    ``group_last`` the last rank of each one's group.
+    """
+
+    is_positive: np.ndarray  # bool [C, N]
+    true_pos: np.ndarray  # int32 [C, N]: positives ranked at or above this rank
+    continued: np.ndarray  # int64 [T]
+    group_last: np.ndarray  # int64 [T]
+
+    def precision_at(self, flat_ranks: np.ndarray) -> np.ndarray:
+        """float64 precision at the threshold of each flat rank (row * N + rank, sorted)."""
+        n_ranks = self.true_pos.shape[1]
+        if self.continued.size:
+            where = np.searchsorted(self.continued, flat_ranks).clip(max=self.continued.size - 1)
+            tied = self.continued[where] == flat_ranks
+            flat_ranks = np.where(tied, self.group_last[where], flat_ranks)
+        rank_in_row = flat_ranks % n_ranks
+        return self.true_pos.reshape(-1)[flat_ranks] / (rank_in_row + 1.0)
 
 
-def _argsort_descending(values: torch.Tensor) -> torch.Tensor:
-    """int64 [C, N]: the order that sorts each row of ``values`` [C, N] from high to low."""
-    if values.device.type == "cpu":
-        # NumPy's vectorised (SIMD) sort is about ten times faster than torch's on the CPU;
-        # negating is exact and makes its ascending order ours.
-        return torch.from_numpy(np.argsort(np.negative(values.numpy()), axis=1))
-    return torch.argsort(values, dim=1, descending=True)
+def _rank(scores: np.ndarray, codes: np.ndarray) -> _Ranking:
+    """Rank every class at once: scores float [N, C], codes int8 [N, C] of 1 / 0 / -1.
 
-
-def _rank(scores: torch.Tensor, codes: torch.Tensor) -> _Ranking:
-    """Rank every class at once: scores float [N, C], codes int8 [N, C] of 1 / 0 / -1."""
-    ignored = codes < 0
-    if bool(ignored.any()):
+    Written to allocate little: a few N x C arrays, the rest in place.
+    """
+    n_ranks, n_classes = scores.shape
+    # Our own [C, N] copy, negated (exact) so that NumPy's ascending sort ranks best first.
+    negated = np.negative(scores.T, order="C")
+    ignored = codes.T < 0
+    if ignored.any():
         # Ignored entries are ranked last, behind every real (finite) score: then the k-th rank
         # of a real entry has exactly k real entries at or above it, and they change nothing.
-        scores = scores.masked_fill(ignored, -math.inf)
-    scores_by_class, codes_by_class = scores.T.contiguous(), codes.T.contiguous()
-    order = _argsort_descending(scores_by_class).to(scores.device)
-    ranked_scores = scores_by_class.gather(1, order)
-    is_positive = codes_by_class.gather(1, order) == _POSITIVE
-    true_pos = is_positive.cumsum(dim=1)
-    n_ranks = scores.shape[0]
-    precision = true_pos / torch.arange(1, n_ranks + 1, dtype=torch.float64, device=scores.device)
-    is_group_end = torch.ones_like(is_positive)
-    is_group_end[:, :-1] = ranked_scores[:, 1:] != ranked_scores[:, :-1]
-    if not bool(is_group_end.all()):
-        # Ties: every rank takes the precision of its group's last rank, the first group end at
-        # or after it (a running minimum of end positions, read from the right).
-        ranks = torch.arange(n_ranks, device=scores.device).expand_as(order)
-        group_end = torch.where(is_group_end, ranks, n_ranks).flip(1).cummin(dim=1).values.flip(1)
-        precision = precision.gather(1, group_end)
-    return _Ranking(is_positive, true_pos, precision)
+        negated[ignored] = np.inf
+    order = np.argsort(negated, axis=1)
+    order += np.arange(n_classes)[:, None] * n_ranks  # flat indices: np.take is the fast gather
+    ranked = np.take(negated, order)
+    is_positive = np.take(np.ascontiguousarray(codes.T), order) == _POSITIVE
+    del order
+    count_type = np.int32 if n_ranks < 2**31 else np.int64
+    true_pos = np.cumsum(is_positive, axis=1, dtype=count_type)
+    # Ties among real scores only (ignored entries tie at +inf here, harmlessly).
+    tied = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] < np.inf)
+    rows, columns = np.nonzero(tied)
+    continued = rows * n_ranks + columns  # flat, sorted; a run of ties never crosses rows
+    group_last = continued
+    if continued.size:
+        run_last = continued[np.append(np.flatnonzero(np.diff(continued) != 1), -1)]
+        group_last = run_last[np.searchsorted(run_last, continued)] + 1
+    return _Ranking(is_positive, true_pos, continued, group_last)
 
 
-def _mean_precision_at_positives(
-    is_positive: torch.Tensor, precision: torch.Tensor, positives: torch.Tensor
-) -> torch.Tensor:
-    """AP = the mean, over the positives, of the precision at their threshold; NaN if none.
+def _average_precision_compute(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Exact AP per class, float64 [C], from scores float [N, C] and codes int8 [N, C].
 
-    This is sum_k (R_k - R_{k-1}) P_k regrouped: the recall gained at threshold k is the number
-    of positives entering there, divided by the number of positives.
+    AP = sum_k (R_k - R_{k-1}) P_k regrouped: the recall gained at threshold k is the number of
+    positives entering there over the number of positives, so AP is the mean, over the positives,
+    of the precision at their threshold. NaN for a class with no positive.
     """
-    total = torch.where(is_positive, precision, 0.0).sum(dim=1)
-    return torch.where(positives > 0, total / positives.clamp(min=1), math.nan)
-
-
-def _average_precision_compute(scores: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Exact AP per class, float64 [C], from scores float [N, C] and codes int8 [N, C]."""
-    if scores.shape[0] == 0:
-        return torch.full((scores.shape[1],), math.nan, dtype=torch.float64, device=scores.device)
+    n_ranks, n_classes = scores.shape
+    if n_ranks == 0:
+        return np.full(n_classes, np.nan)
     ranking = _rank(scores, codes)
+    positive_ranks = np.flatnonzero(ranking.is_positive)
+    total = np.bincount(
+        positive_ranks // n_ranks, ranking.precision_at(positive_ranks), minlength=n_classes
+    )
     positives = ranking.true_pos[:, -1]
-    return _mean_precision_at_positives(ranking.is_positive, ranking.precision, positives)
+    return np.where(positives > 0, total / np.maximum(positives, 1), np.nan)
 
 
-def _voc07_average_precision_compute(scores: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+def _voc07_average_precision_compute(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """VOC 2007 11-point interpolated AP per class, float64 [C]; NaN for a class with no positive.
 
     Recall is compared with r = k/10 exactly, in integers (10 * TP >= k * P), so a recall of
     exactly 3/10 counts for r = 0.3 (floating-point 0.1 * 3 would not).
     """
-    if scores.shape[0] == 0:
-        return torch.full((scores.shape[1],), math.nan, dtype=torch.float64, device=scores.device)
-    _, true_pos, precision = _rank(scores, codes)
+    n_ranks, n_classes = scores.shape
+    if n_ranks == 0:
+        return np.full(n_classes, np.nan)
+    ranking = _rank(scores, codes)
+    true_pos = ranking.true_pos
     positives = true_pos[:, -1]
-    best_from_here = precision.flip(1).cummax(dim=1).values.flip(1)
-    levels = torch.arange(11, device=scores.device)
-    needed = (levels[None, :] * positives[:, None] + 9) // 10  # ceil(k * P / 10) true positives
-    # The first rank reaching that many true positives; its tie group's threshold and every
-    # later one have a recall of at least k/10, every earlier one less.
-    first = torch.searchsorted(true_pos, needed).clamp(max=true_pos.shape[1] - 1)
-    ap = best_from_here.gather(1, first).mean(dim=1)
-    return torch.where(positives > 0, ap, math.nan)
+    precision = ranking.precision_at(np.arange(n_classes * n_ranks)).reshape(n_classes, n_ranks)
+    best_from_here = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    needed = (np.arange(11) * positives[:, None] + 9) // 10  # ceil(k * P / 10) true positives
+    # The first rank reaching that many true positives: its tie group's threshold and every later
+    # one have a recall of at least k/10, every earlier one less. One search over all classes:
+    # row c is shifted by c * (N + 1), which keeps the flattened counts sorted.
+    shift = np.arange(n_classes)[:, None] * (n_ranks + 1)
+    first = np.searchsorted((true_pos + shift).ravel(), (needed + shift).ravel())
+    first = first.reshape(n_classes, 11) - np.arange(n_classes)[:, None] * n_ranks
+    ap = np.take_along_axis(best_from_here, first, axis=1).mean(axis=1)
+    return np.where(positives > 0, ap, np.nan)
 
 
 def _average_precision_from_histograms(
@@ -213,9 +242,11 @@ def _average_precision_from_histograms(
     return torch.where(positives > 0, total / positives.clamp(min=1), math.nan)
 
 
-def _nanmean(values: torch.Tensor) -> float:
+def _nanmean(values: np.ndarray | torch.Tensor) -> float:
     """Mean of the non-NaN entries as a float; NaN (silently) when there is none."""
-    return float(torch.nanmean(values.double())) if values.numel() else math.nan
+    values = np.asarray(values, dtype=np.float64)
+    kept = values[~np.isnan(values)]
+    return float(kept.mean()) if kept.size else math.nan
 
 
 # --- public functions --------------------------------------------------------------------------
@@ -236,8 +267,9 @@ def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tens
             (VOC ``difficult``). bool, int or float.
 
     Returns:
-        float64 [C] (or a 0-dim tensor for [N] input) on ``scores``' device (CPU for NumPy or
-        MPS input); NaN for a class with no positive, so that it drops out of the mean.
+        float64 [C] (a 0-dim tensor for [N] input) on the CPU, wherever the input was: the sort
+        runs in NumPy, much faster than torch on the CPU, and N x C scores are quick to copy. NaN
+        for a class with no positive, so that it drops out of the mean.
 
     >>> scores = torch.tensor([[0.9, 0.1], [0.8, 0.7], [0.3, 0.2], [0.1, 0.4]])
     >>> targets = torch.tensor([[1, 0], [0, 1], [1, -1], [0, 0]])
@@ -246,7 +278,7 @@ def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tens
     """
     scores, targets = as_tensor(scores, "scores"), as_tensor(targets, "targets")
     _average_precision_tensor_validation(scores, targets)
-    ap = _average_precision_compute(*_average_precision_format(scores, targets))
+    ap = torch.from_numpy(_average_precision_compute(*_average_precision_format(scores, targets)))
     return ap[0] if scores.ndim == 1 else ap
 
 
@@ -285,8 +317,8 @@ def mean_average_precision(
 class MultilabelAveragePrecision:
     """Multi-label mAP accumulated batch by batch: ``update`` per batch, ``compute`` at the end.
 
-    Exact, so it keeps every score it is given (5 bytes per sample and class: 4952 x 20 VOC test
-    images take under 0.5 MB), on the device the batches come on.
+    Exact, so it keeps every score it is given, on the CPU (5 bytes per sample and class: the
+    4952 x 20 scores of the VOC 2007 test set take under 0.5 MB).
 
     Args:
         num_classes: C; every batch must have C columns. None: taken from the first batch.
@@ -309,8 +341,8 @@ class MultilabelAveragePrecision:
 
     def reset(self) -> None:
         """Forget every batch seen so far."""
-        self._scores: list[torch.Tensor] = []
-        self._codes: list[torch.Tensor] = []
+        self._scores: list[np.ndarray] = []
+        self._codes: list[np.ndarray] = []
         self._batch_classes: int | None = self.num_classes
 
     def update(self, scores: torch.Tensor, targets: torch.Tensor) -> None:
@@ -322,19 +354,14 @@ class MultilabelAveragePrecision:
         """
         scores, targets = as_tensor(scores, "scores"), as_tensor(targets, "targets")
         _average_precision_tensor_validation(scores, targets, self._batch_classes)
-        scores, codes = _average_precision_format(scores, targets)
-        self._batch_classes = scores.shape[1]
-        if self._scores and self._scores[0].device != scores.device:
-            scores, codes = scores.to(self._scores[0].device), codes.to(self._scores[0].device)
-        if self._scores and self._scores[0].dtype != scores.dtype:
-            scores = scores.double()  # mixing float32 and float64 batches: keep every bit
-            self._scores = [s.double() for s in self._scores]
-        self._scores.append(scores)
+        scores_array, codes = _average_precision_format(scores, targets)
+        self._batch_classes = scores_array.shape[1]
+        self._scores.append(scores_array)
         self._codes.append(codes)
 
     def compute_per_class(self) -> torch.Tensor:
-        """AP of each class over every batch so far: float64 [C]; NaN for a class with no
-        positive (and for every class, with a warning, before any update)."""
+        """AP of each class over every batch so far: float64 [C] on the CPU; NaN for a class with
+        no positive (and for every class, with a warning, before any update)."""
         if not self._scores:
             warnings.warn(
                 "MultilabelAveragePrecision.compute() was called before any update(); "
@@ -343,7 +370,8 @@ class MultilabelAveragePrecision:
             )
             return torch.full((self._batch_classes or 1,), math.nan, dtype=torch.float64)
         compute = _voc07_average_precision_compute if self.voc07 else _average_precision_compute
-        return compute(torch.cat(self._scores), torch.cat(self._codes))
+        # np.concatenate keeps every bit: mixed float32 / float64 batches become float64.
+        return torch.from_numpy(compute(np.concatenate(self._scores), np.concatenate(self._codes)))
 
     def compute(self) -> float:
         """The mAP over every batch so far (NaN-ignoring mean over classes), as a float."""

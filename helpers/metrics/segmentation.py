@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 from helpers.metrics._inputs import as_tensor, shape_str
@@ -187,7 +188,7 @@ def _pixel_chunks(scores: torch.Tensor, masks: torch.Tensor):
 def _segmentation_update(
     scores: torch.Tensor, masks: torch.Tensor, *, num_classes: int, ignore_index: int | None,
     bins: int | None, score_kind: ScoreKind,
-) -> tuple[torch.Tensor, torch.Tensor | None, list[tuple[torch.Tensor, torch.Tensor]]]:  # fmt: skip
+) -> tuple[torch.Tensor, torch.Tensor | None, list[tuple[np.ndarray, np.ndarray]]]:  # fmt: skip
     """One batch's counts.
 
     Args:
@@ -203,7 +204,7 @@ def _segmentation_update(
     histograms = None
     if bins is not None:
         histograms = torch.zeros(num_classes, 2, bins, dtype=torch.int64, device=device)
-    samples: list[tuple[torch.Tensor, torch.Tensor]] = []
+    samples: list[tuple[np.ndarray, np.ndarray]] = []
     for chunk, labels in _pixel_chunks(scores, masks):
         if chunk.dtype not in (torch.float32, torch.float64):
             chunk = chunk.float()  # float16 / bfloat16 (mixed precision): softmax in float32
@@ -222,7 +223,7 @@ def _segmentation_update(
         if histograms is None:
             keep = valid.flatten()
             flat = probabilities.transpose(1, 2).reshape(-1, num_classes)
-            samples.append((flat[keep], labels.flatten()[keep]))
+            samples.append((flat[keep].cpu().numpy(), labels.flatten()[keep].cpu().numpy()))
             continue
         trash = 2 * bins  # ignored pixels are counted in one extra bin that is then cut off
         for c in range(num_classes):
@@ -239,7 +240,7 @@ def _segmentation_update(
 def _segmentation_compute(
     confmat: torch.Tensor,
     histograms: torch.Tensor | None,
-    samples: list[tuple[torch.Tensor, torch.Tensor]],
+    samples: list[tuple[np.ndarray, np.ndarray]],
 ) -> SegmentationScores:
     """Per-class AP and IoU and their means from the accumulated state."""
     num_classes = confmat.shape[0]
@@ -247,12 +248,10 @@ def _segmentation_compute(
     if histograms is not None:
         ap = _average_precision_from_histograms(histograms[:, 1], histograms[:, 0]).cpu()
     elif samples:
-        probabilities = torch.cat([p for p, _ in samples])
-        labels = torch.cat([lab for _, lab in samples])
-        one_hot = (labels[:, None] == torch.arange(num_classes, device=labels.device)).to(
-            torch.int8
-        )
-        ap = _average_precision_compute(probabilities, one_hot).cpu()
+        probabilities = np.concatenate([p for p, _ in samples])
+        labels = np.concatenate([lab for _, lab in samples])
+        one_hot = (labels[:, None] == np.arange(num_classes)).astype(np.int8)
+        ap = torch.from_numpy(_average_precision_compute(probabilities, one_hot))
     else:
         ap = torch.full((num_classes,), math.nan, dtype=torch.float64)
     return SegmentationScores(ap=ap, iou=iou, mean_ap=_nanmean(ap), mean_iou=_nanmean(iou))
@@ -312,7 +311,7 @@ class SegmentationEvaluator:
         self.histograms: torch.Tensor | None = None
         if self.bins is not None:
             self.histograms = torch.zeros(self.num_classes, 2, self.bins, dtype=torch.int64)
-        self._samples: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._samples: list[tuple[np.ndarray, np.ndarray]] = []
         self._updates = 0
 
     def update(self, scores: torch.Tensor, masks: torch.Tensor) -> None:
