@@ -391,7 +391,7 @@ class _Watchdog(threading.Thread):
             now = time.monotonic()
             current = a.current
             if now >= a.deadline:
-                self._halt("total-timeout", current[0] if current else a.last_started)
+                self._halt("total-timeout", current[0] if current else None)
                 return
             if current is None or a.pgid is None:
                 continue
@@ -635,7 +635,8 @@ class _Labeller:
     def __call__(self, index: int, capital: bool = False) -> str:
         position = self.positions[index]
         name = "the parameters cell" if position is None else f"cell {position}"
-        grade_id = self.nb.cells[index].metadata.get("nbgrader", {}).get("grade_id")
+        meta = self.nb.cells[index].metadata
+        grade_id = meta.get("kit", {}).get("grade_id") or meta.get("nbgrader", {}).get("grade_id")
         if grade_id:
             name += f" ({grade_id!r})"
         return name[0].upper() + name[1:] if capital else name
@@ -729,97 +730,9 @@ def execute_notebook(
                 stop = ("total-timeout", index)
                 break
     elapsed = time.monotonic() - began
-
-    # ------------------------------------------------------------------ assemble the result
-    final = copy.deepcopy(nb)
+    final, failures, not_run, notices = _assemble(nb, records, stop, budget, limits, label)
     if language_info is not None:
         final.metadata["language_info"] = language_info
-    notices: list[str] = []
-    failures: dict[int, CellFailure] = {}
-    not_run: dict[int, CellNotRun] = {}
-    grader_errors: dict[int, tuple[str, str]] = {}
-    for index, (cell, outcome) in records.items():
-        final.cells[index] = cell
-        name = label(index, capital=True)
-        if outcome == "timed-out":
-            evalue = (
-                f"{name} ran longer than the {limits.cell_timeout_s:g} s limit and was stopped."
-            )
-            grader_errors[index] = ("CellTimeoutError", evalue)
-            notices.append(evalue)
-        elif outcome == "killed-after-timeout":
-            evalue = (
-                f"{name} ran longer than the {limits.cell_timeout_s:g} s limit and did not stop "
-                "when interrupted, so its kernel was shut down."
-            )
-            grader_errors[index] = ("CellTimeoutError", evalue)
-            notices.append(evalue + _after_death(index, stop, limits))
-        elif outcome == "process-limit":
-            evalue = (
-                f"{name} started processes or threads until the kernel user reached its limit of "
-                f"{limits.max_processes}, so the kernel could not go on and was shut down."
-            )
-            grader_errors[index] = ("ProcessLimitError", evalue)
-            notices.append(evalue + _after_death(index, stop, limits))
-        elif outcome == "died":
-            evalue = (
-                f"The kernel died while running {label(index)} (it may have run out of memory, "
-                "crashed, killed itself or called os._exit())."
-            )
-            grader_errors[index] = ("DeadKernelError", evalue)
-            notices.append(evalue + _after_death(index, stop, limits))
-        elif outcome == "total-timeout":
-            evalue = (
-                f"The notebook reached its {limits.total_timeout_s:g} s total time limit while "
-                f"running {label(index)}, which was stopped."
-            )
-            grader_errors[index] = ("CellTimeoutError", evalue)
-    for index, (ename, evalue) in grader_errors.items():
-        final.cells[index].outputs.append(_error_output(ename, evalue))
-        failures[index] = CellFailure(index, ename, evalue, "")
-    for index, cell in enumerate(final.cells):
-        if cell.cell_type != "code":
-            continue
-        if index not in records and cell.source.strip():
-            total = stop is None or stop[0] == "total-timeout"
-            reason = "total-timeout" if total else "restart-limit"
-            cell.outputs = []
-            cell.execution_count = None
-            not_run[index] = CellNotRun(index, reason, _not_run_message(reason, limits))
-            continue
-        note = budget.note(index)
-        if note:
-            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
-            if index in budget.lost:
-                notices.append(
-                    f"{label(index, capital=True)} sent an output larger than the "
-                    f"{MAX_MESSAGE_BYTES / 2**20:g} MB the grader accepts in one message; the "
-                    "rest of that cell's output was lost (the next cells ran normally)."
-                )
-            else:
-                notices.append(
-                    f"{label(index, capital=True)} printed more output than the grader keeps; "
-                    "the rest was cut."
-                )
-        if index in failures:
-            continue
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                failures[index] = CellFailure(
-                    index,
-                    _plain(out.ename),
-                    _plain(out.evalue),
-                    _plain("\n".join(out.traceback)),
-                )
-                notices += _notice_for_error(failures[index], label, limits)
-                break
-    if not_run:
-        first = min(not_run)
-        why = not_run[first].message
-        notices.append(
-            f"{len(not_run)} cell{'s' if len(not_run) > 1 else ''} from {label(first)} on "
-            f"did not run: {why}"
-        )
     if reaped:
         notices.append(
             "A background process started by your notebook was still running after the notebook "
@@ -830,7 +743,7 @@ def execute_notebook(
         _write_private(final, Path(output_path))
     return ExecutionResult(
         notebook=final,
-        failures=dict(sorted(failures.items())),
+        failures=failures,
         not_run=not_run,
         kernel_deaths=tuple(deaths),
         timed_out_cells=frozenset(timed_out),
@@ -842,6 +755,99 @@ def execute_notebook(
         restarts=max(0, len(start_times) - 1),
         reaped=tuple(reaped),
     )
+
+
+def _assemble(
+    nb: nbformat.NotebookNode,
+    records: Mapping[int, tuple[nbformat.NotebookNode, str]],
+    stop: tuple[str, int | None] | None,
+    budget: _OutputBudget,
+    limits: Limits,
+    label: _Labeller,
+) -> tuple[nbformat.NotebookNode, dict[int, CellFailure], dict[int, CellNotRun], list[str]]:
+    """The executed notebook from each cell's latest record; failures, cells not run, notices."""
+    final = copy.deepcopy(nb)
+    failures: dict[int, CellFailure] = {}
+    not_run: dict[int, CellNotRun] = {}
+    notices: list[str] = []
+    for index in range(len(final.cells)):
+        if final.cells[index].cell_type != "code":
+            continue
+        if index not in records:
+            if final.cells[index].source.strip():
+                total = stop is None or stop[0] == "total-timeout"
+                reason = "total-timeout" if total else "restart-limit"
+                not_run[index] = CellNotRun(index, reason, _not_run_message(reason, limits))
+            continue
+        cell, outcome = records[index]
+        final.cells[index] = cell
+        stopped = _stopped_by_grader(index, outcome, stop, limits, label)
+        if stopped is not None:
+            ename, evalue, notice = stopped
+            cell.outputs.append(_error_output(ename, evalue))
+            failures[index] = CellFailure(index, ename, evalue, "")
+            notices.append(notice)
+        note = budget.note(index)
+        if note:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
+            name = label(index, capital=True)
+            notices.append(
+                f"{name} sent an output larger than the {MAX_MESSAGE_BYTES / 2**20:g} MB the "
+                "grader accepts in one message; the rest of that cell's output was lost (the next "
+                "cells ran normally)."
+                if index in budget.lost
+                else f"{name} printed more output than the grader keeps; the rest was cut."
+            )
+        if index in failures:
+            continue
+        error = next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+        if error is not None:  # the kernel's word
+            failures[index] = CellFailure(
+                index, _plain(error.ename), _plain(error.evalue), _plain("\n".join(error.traceback))
+            )
+            notices += _notice_for_error(failures[index], label, limits)
+    if not_run:
+        first = min(not_run)
+        notices.append(
+            f"{len(not_run)} cell{'s' if len(not_run) > 1 else ''} from {label(first)} on "
+            f"did not run: {not_run[first].message}"
+        )
+    return final, failures, not_run, notices
+
+
+def _stopped_by_grader(
+    index: int, outcome: str, stop: tuple[str, int | None] | None, limits: Limits, label: _Labeller
+) -> tuple[str, str, str] | None:
+    """(ename, evalue, notice) for a cell the grader stopped or lost its kernel in; else None."""
+    name, cell_limit = label(index, capital=True), f"{limits.cell_timeout_s:g} s limit"
+    if outcome == "timed-out":
+        evalue = f"{name} ran longer than the {cell_limit} and was stopped."
+        return "CellTimeoutError", evalue, evalue
+    if outcome == "killed-after-timeout":
+        evalue = (
+            f"{name} ran longer than the {cell_limit} and did not stop when interrupted, so its "
+            "kernel was shut down."
+        )
+        return "CellTimeoutError", evalue, evalue + _after_death(index, stop, limits)
+    if outcome == "process-limit":
+        evalue = (
+            f"{name} started processes or threads until the kernel user reached its limit of "
+            f"{limits.max_processes}, so the kernel could not go on and was shut down."
+        )
+        return "ProcessLimitError", evalue, evalue + _after_death(index, stop, limits)
+    if outcome == "died":
+        evalue = (
+            f"The kernel died while running {label(index)} (it may have run out of memory, "
+            "crashed, killed itself or called os._exit())."
+        )
+        return "DeadKernelError", evalue, evalue + _after_death(index, stop, limits)
+    if outcome == "total-timeout":
+        evalue = (
+            f"The notebook reached its {limits.total_timeout_s:g} s total time limit while "
+            f"running {label(index)}, which was stopped."
+        )
+        return "CellTimeoutError", evalue, evalue
+    return None
 
 
 def _after_death(index: int, stop: tuple[str, int | None] | None, limits: Limits) -> str:

@@ -49,6 +49,7 @@ import secrets
 import shutil
 import signal
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -293,6 +294,25 @@ def _give_to_user(folder: Path, uid: int, gid: int) -> None:
             os.lchown(os.path.join(root, name), uid, gid)
 
 
+def _check_reachable(folder: Path, uid: int, gid: int) -> None:
+    """Without a mount namespace the kernel user must be able to walk down to ``folder``."""
+    for step in reversed(folder.parents):
+        info = step.stat()
+        if info.st_uid == uid:
+            ok = info.st_mode & 0o100
+        elif info.st_gid == gid:
+            ok = info.st_mode & 0o010
+        else:
+            ok = info.st_mode & 0o001
+        if not ok:
+            raise IsolationUnavailableError(
+                f"The kernel user cannot reach {folder}: {step} (mode "
+                f"{stat.S_IMODE(info.st_mode):o}) does not let others through, and this machine "
+                "has no mount namespace to bind it elsewhere. Put the working directory under a "
+                "folder with mode 755 (e.g. make it with tempfile.mkdtemp(dir='/var/tmp'))."
+            )
+
+
 def _private_root_dir() -> Path:
     """A folder only root can enter (for lock files), created safely if missing."""
     for candidate in (Path("/run/kit-grader"), Path(tempfile.gettempdir()) / "kit-grader-root"):
@@ -385,11 +405,17 @@ class KernelSandbox:
             )
             fcntl.flock(self._lock, fcntl.LOCK_EX)  # another execution with this user: wait
             become_subreaper()
-            self.reap()  # leftovers of a grader that died mid-run: not this student's doing
+            leftovers = self.reap()  # of a grader that died mid-run: not this student's doing
+            if leftovers:
+                log.warning(
+                    "ended processes an earlier run left: %s", ", ".join(map(str, leftovers))
+                )
             os.chmod(self.base, 0o711)
             _give_to_user(self.kernel_dir, iso.uid, iso.gid)
             _give_to_user(self.workdir, iso.uid, iso.gid)
             if not iso.namespaces:
+                for needed in (self.workdir, self.kernel_dir):
+                    _check_reachable(needed, iso.uid, iso.gid)
                 for hidden in self.hidden:
                     self._close_by_permissions(hidden)
         self.connection_file = self.kernel_dir / "kernel.json"

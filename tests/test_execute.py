@@ -57,7 +57,7 @@ def load(case: str) -> nbformat.NotebookNode:
 
 def run(case: str, tmp_path: Path, limits: Limits = FAST, **kwargs) -> ExecutionResult:
     """Execute fixture ``case`` in a fresh working directory; check nothing is left running."""
-    workdir = tmp_path / "work"
+    workdir = kwargs.pop("workdir", tmp_path / "work")
     workdir.mkdir(exist_ok=True)
     parameters = {"GRADING": True, **kwargs.pop("parameters", {})}
     result = execute_notebook(
@@ -406,6 +406,42 @@ def test_files_in_tmp_are_out_of_reach(tmp_path):
     )
     assert "file refused: FileNotFoundError" in text(result, 4)
     assert "SECRET" not in "".join(text(result, i) for i in range(len(result.notebook.cells)))
+
+
+@needs_root
+def test_without_namespaces_hidden_paths_are_closed_by_permissions(
+    tmp_path, outside_tmp, monkeypatch
+):
+    """Where namespaces are refused (a container without CAP_SYS_ADMIN), is a hidden file
+    still unreadable, by taking away its "other" permissions?"""
+    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+    source = outside_tmp / "source.ipynb"
+    source.write_text("SECRET-SOURCE")
+    os.chmod(source, 0o644)
+    result = run(
+        "read-hidden",
+        tmp_path,
+        workdir=outside_tmp / "work",
+        parameters={"HIDDEN_FILE": str(source), "HIDDEN_DIR": str(outside_tmp)},
+        hide=[source],
+    )
+    assert result.isolation.describe() == (
+        f"isolation is on: kernel runs as user '{USER}' (uid {pwd.getpwnam(USER).pw_uid}), "
+        "network reachable, hidden paths covered by file permissions; no network or mount "
+        "namespace: refused in this test"
+    )
+    assert "file refused: PermissionError" in text(result, 4)
+    assert stat.S_IMODE(source.stat().st_mode) == 0o640
+    assert last(result) == AFTER
+
+
+@needs_root
+def test_without_namespaces_an_unreachable_workdir_is_a_clear_error(tmp_path, monkeypatch):
+    """Without namespaces, is a working directory under a root-only folder refused plainly?"""
+    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+    os.chmod(tmp_path, 0o700)
+    with pytest.raises(IsolationUnavailableError, match=r"The kernel user cannot reach .*mode 7"):
+        run("raises", tmp_path)
 
 
 @needs_root
