@@ -109,6 +109,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 #: bounds what a flooding kernel can make the grader hold: 16 x 32 MiB.
 RECEIVE_QUEUE_MESSAGES = 16
 _WATCHDOG_TICK_S = 0.05
+_MEMORY_CHECK_S = 0.2  # how often the kernel's memory is summed (a /proc scan)
 #: A cell after which the kernel user has fewer free process slots than this starved the kernel.
 _TASK_HEADROOM = 2
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -128,7 +129,8 @@ class Limits:
 
     cell_timeout_s: float = 300.0
     total_timeout_s: float = 900.0
-    #: Per process of the kernel (RLIMIT_DATA: heap and anonymous memory); None: no limit.
+    #: The kernel and its child processes together (resident memory, watched), and each process
+    #: (RLIMIT_DATA, where no GPU is visible); see autograder.sandbox. None: no limit.
     memory_mb: int | None = 4096
     #: Processes and threads of the kernel user together (RLIMIT_NPROC); only when isolated.
     max_processes: int | None = 256
@@ -200,7 +202,8 @@ class KernelDeath:
     """A kernel that ended while running ``cell_index``.
 
     ``cause``: ``"died"`` (exited or was killed by something other than the grader: ``os._exit``,
-    a signal, a crash), ``"killed-after-timeout"`` (ignored the interrupt), ``"process-limit"``
+    a signal, a crash), ``"killed-after-timeout"`` (ignored the interrupt), ``"memory"`` (its
+    processes together passed ``Limits.memory_mb``), ``"process-limit"``
     (left the kernel user at its process limit, e.g. a fork bomb: no later cell could start a
     thread) or ``"total-timeout"``.
     """
@@ -352,12 +355,13 @@ class _Attempt:
     last_started: int | None = None
     completed: list[int] = field(default_factory=list)
     interrupted: dict[int, float] = field(default_factory=dict)
-    stop_reason: str | None = None  # "killed-after-timeout" | "total-timeout"
+    stop_reason: str | None = None  # "killed-after-timeout" | "memory" | "total-timeout"
     stop_cell: int | None = None
     pgid: int | None = None
     start_began: float | None = None
     ready_after_s: float | None = None
     alive_at_end: bool = False
+    memory_used_mb: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cell_started(self, index: int) -> None:
@@ -384,6 +388,7 @@ class _Watchdog(threading.Thread):
         super().__init__(daemon=True, name="kit-grader-watchdog")
         self.attempt = attempt
         self.done = threading.Event()
+        self.next_quick = self.next_exact = 0.0
 
     def run(self) -> None:
         a, limits = self.attempt, self.attempt.limits
@@ -393,7 +398,12 @@ class _Watchdog(threading.Thread):
             if now >= a.deadline:
                 self._halt("total-timeout", current[0] if current else None)
                 return
-            if current is None or a.pgid is None:
+            if a.pgid is None:
+                continue
+            if limits.memory_mb and self._over_memory(now):
+                self._halt("memory", current[0] if current else a.last_started)
+                return
+            if current is None:
                 continue
             index, started = current
             if now - started < limits.cell_timeout_s:
@@ -405,6 +415,18 @@ class _Watchdog(threading.Thread):
             elif now - a.interrupted[index] >= limits.interrupt_grace_s:
                 self._halt("killed-after-timeout", index)
                 return
+
+    def _over_memory(self, now: float) -> bool:
+        """Are the kernel's processes over the memory limit? Exact figure at most once a second."""
+        a, limit = self.attempt, self.attempt.limits.memory_mb
+        if now < self.next_quick:
+            return False
+        self.next_quick = now + _MEMORY_CHECK_S
+        if a.sandbox.memory_use_mb(a.pgid) <= limit or now < self.next_exact:
+            return False  # the quick figure is an upper bound: under it, all is well
+        self.next_exact = now + 1.0
+        a.memory_used_mb = a.sandbox.memory_use_mb(a.pgid, exact=True)
+        return a.memory_used_mb > limit
 
     def _halt(self, reason: str, cell: int | None) -> None:
         a = self.attempt
@@ -835,6 +857,12 @@ def _stopped_by_grader(
             f"{limits.max_processes}, so the kernel could not go on and was shut down."
         )
         return "ProcessLimitError", evalue, evalue + _after_death(index, stop, limits)
+    if outcome == "memory":
+        evalue = (
+            f"{name} used more than the {limits.memory_mb} MB memory limit (the kernel and the "
+            "processes it started, together), so its kernel was shut down."
+        )
+        return "OutOfMemoryError", evalue, evalue + _after_death(index, stop, limits)
     if outcome == "died":
         evalue = (
             f"The kernel died while running {label(index)} (it may have run out of memory, "

@@ -16,16 +16,29 @@
   every hidden path is covered and ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are fresh tmpfs. Where
   namespaces are refused (a container without CAP_SYS_ADMIN), hidden paths are protected by file
   permissions only: the "other" permission bits are removed from each hidden path.
-- **limits.** RLIMIT_NPROC (processes and threads of the user), RLIMIT_FSIZE, no core files, and
-  memory through **RLIMIT_DATA**, per process. RLIMIT_AS would also count the address space that
-  CUDA reserves without using it (tens of GB for unified addressing), so ``torch.cuda`` fails to
-  initialise under any useful RLIMIT_AS; RLIMIT_DATA counts private writable memory only (heap,
-  anonymous mappings: what NumPy and PyTorch CPU tensors use) and leaves out CUDA's
-  ``PROT_NONE`` reservations and device mappings. A cgroup v2 ``memory.max`` would bound the kernel
-  and its children together, but it needs a writable cgroup v2 tree with the memory controller,
-  which Gradescope-style containers and these machines do not offer, so it is not used. An
-  allocation over the limit fails inside the kernel (``MemoryError`` for Python, NumPy and
-  PyTorch), the kernel survives and the next cells run.
+- **limits.** RLIMIT_NPROC (processes and threads of the user), RLIMIT_FSIZE, no core files.
+- **memory**, in two layers (both at ``memory_mb``):
+
+  1. the *sum over the kernel's processes* of their resident anonymous and shared memory, watched
+     by the executor (:meth:`KernelSandbox.memory_use_mb`, polled every 0.2 s from
+     ``/proc/PID/status``; when that upper bound passes the limit, the exact proportional figure
+     from ``smaps_rollup`` decides, so pages that forked workers share count once). Over the
+     limit, the kernel is stopped like an out-of-memory kill and the later cells run in a fresh
+     kernel. It bounds the kernel *and its children* and never looks at address space, so CUDA's
+     reservations do not count. A fast enough allocation can overshoot it by what it allocates
+     in about 0.2 s.
+  2. **RLIMIT_DATA** per process, only where the kernel sees no NVIDIA GPU. It makes most
+     oversized allocations fail at once as ``MemoryError`` (NumPy, PyTorch CPU tensors, Python),
+     the kernel survives and the next cells run. RLIMIT_DATA counts private writable mappings:
+     importing torch, torchvision and matplotlib alone takes about 1 GB of it here. RLIMIT_AS
+     would count CUDA's huge ``PROT_NONE`` address reservations and break ``torch.cuda``; whether
+     the NVIDIA driver's own private mappings stay under RLIMIT_DATA could not be tested here (no
+     GPU), so with a GPU in sight only layer 1 applies.
+
+  A cgroup v2 ``memory.max`` would do layer 1's job in the kernel, but it needs a writable
+  cgroup v2 tree with the memory controller, which Gradescope-style containers and these machines
+  do not offer, so it is not used. The private ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are tmpfs
+  of ``memory_mb`` each (their pages count as shared memory in layer 1).
 - **the reaper.** :meth:`KernelSandbox.reap` ends every process of the user (``kill(-1, SIGKILL)``
   from a child that has become that user, so a fork bomb cannot outrun it) and waits until none is
   left; without isolation it ends the kernel's process tree and every process carrying the
@@ -286,6 +299,18 @@ def check_hidden_paths(hide: Sequence[Path]) -> list[Path]:
     return resolved
 
 
+def _gpu_visible(kernel_env: dict[str, str] | None) -> bool:
+    """Would a kernel with this environment see an NVIDIA GPU?
+
+    >>> _gpu_visible({"CUDA_VISIBLE_DEVICES": ""})
+    False
+    """
+    env = {**os.environ, **(kernel_env or {})}
+    if env.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    return os.path.exists("/dev/nvidiactl")
+
+
 def _give_to_user(folder: Path, uid: int, gid: int) -> None:
     """``chown -R`` without following symbolic links (a link's target keeps its owner)."""
     os.lchown(folder, uid, gid)
@@ -449,8 +474,9 @@ class KernelSandbox:
         iso = self.isolation
         mb = 1024 * 1024
         lim = self.limits
+        data = lim.memory_mb * mb if lim.memory_mb and not _gpu_visible(self.kernel_env) else None
         rlimits: dict[str, int | None] = {
-            "DATA": lim.memory_mb * mb if lim.memory_mb else None,
+            "DATA": data,
             "FSIZE": lim.max_file_mb * mb if lim.max_file_mb else None,
             "CORE": 0,
         }
@@ -537,6 +563,57 @@ class KernelSandbox:
         if self.isolation.enabled:
             _kill_every_process_of(self.isolation.uid, self.isolation.gid)
 
+    def memory_use_mb(self, kernel_pid: int, exact: bool = False) -> float:
+        """Resident anonymous and shared memory of the kernel's processes together, in MB.
+
+        ``exact=False`` sums RssAnon + RssShmem from ``/proc/PID/status`` (microseconds; counts
+        pages that forked processes share once per process, so it is an upper bound);
+        ``exact=True`` sums Pss_Anon + Pss_Shmem from ``/proc/PID/smaps_rollup`` (shared pages
+        split between their users; about 10 ms per GB mapped).
+        """
+        name, fields = (
+            ("smaps_rollup", ("Pss_Anon:", "Pss_Shmem:"))
+            if exact
+            else (
+                "status",
+                ("RssAnon:", "RssShmem:"),
+            )
+        )
+        total_kb = 0
+        for pid in self._kernel_pids(kernel_pid):
+            try:
+                with open(f"/proc/{pid}/{name}", encoding="ascii") as f:
+                    text = f.read()
+            except OSError:  # ended meanwhile
+                continue
+            values = [int(line.split()[1]) for line in text.splitlines() if line.startswith(fields)]
+            if exact and not values:  # kernels before 5.x: no Pss_Anon, only the total Pss
+                values = [int(x.split()[1]) for x in text.splitlines() if x.startswith("Pss:")]
+            total_kb += sum(values)
+        return total_kb / 1024
+
+    def _kernel_pids(self, kernel_pid: int) -> list[int]:
+        if self.isolation.enabled:
+            return self._user_pids()
+        try:
+            kernel = psutil.Process(kernel_pid)
+            return [kernel_pid] + [p.pid for p in kernel.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def _user_pids(self) -> list[int]:
+        """Processes of the kernel user, from ``/proc`` directly (under a millisecond)."""
+        pids = []
+        with os.scandir("/proc") as entries:
+            for entry in entries:
+                if entry.name.isdigit():
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid == self.isolation.uid:
+                            pids.append(int(entry.name))
+                    except OSError:  # ended meanwhile
+                        pass
+        return pids
+
     def task_count(self) -> int | None:
         """Processes and threads of the kernel user (what RLIMIT_NPROC counts); None if shared.
 
@@ -545,14 +622,9 @@ class KernelSandbox:
         if not self.isolation.enabled:
             return None
         count = 0
-        with os.scandir("/proc") as entries:
-            for entry in entries:
-                if entry.name.isdigit():
-                    try:
-                        if entry.stat(follow_symlinks=False).st_uid == self.isolation.uid:
-                            count += len(os.listdir(f"/proc/{entry.name}/task"))
-                    except OSError:  # ended meanwhile
-                        pass
+        for pid in self._user_pids():
+            with contextlib.suppress(OSError):  # ended meanwhile
+                count += len(os.listdir(f"/proc/{pid}/task"))
         return count
 
     def interrupt(self, kernel_pgid: int | None) -> None:

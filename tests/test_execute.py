@@ -269,6 +269,36 @@ def test_memory_blowup_is_a_memory_error(tmp_path):
 
 @needs_root
 @pytest.mark.slow
+def test_processes_together_over_the_memory_limit_are_stopped(tmp_path):
+    """Do child processes that together pass the memory limit (each under it) stop the kernel,
+    with the later cells run in a fresh kernel?"""
+    limits = Limits(**{**FAST.__dict__, "memory_mb": 512, "cell_timeout_s": 20})
+    began = time.monotonic()
+    result = run("memory-children", tmp_path, limits=limits)
+    assert time.monotonic() - began < 20  # the cell would sleep 30 s
+    assert result.kernel_deaths[0].cause == "memory"
+    assert result.notices[0] == (
+        "Cell 4 used more than the 512 MB memory limit (the kernel and the processes it started, "
+        "together), so its kernel was shut down. The cells after it were run in a fresh kernel."
+    )
+    assert result.failures[4].ename == "OutOfMemoryError"
+    assert last(result) == AFTER
+
+
+@needs_root
+@pytest.mark.slow
+def test_with_a_gpu_in_sight_memory_is_watched_not_rlimited(tmp_path, monkeypatch):
+    """Where a GPU is visible (no RLIMIT_DATA, for CUDA's sake), is a blow-up still stopped?"""
+    monkeypatch.setattr(sandbox, "_gpu_visible", lambda env: True)
+    limits = Limits(**{**FAST.__dict__, "memory_mb": 512})
+    result = run("memory-blowup", tmp_path, limits=limits)
+    assert result.kernel_deaths[0].cause == "memory"
+    assert result.failures[4].ename == "OutOfMemoryError"
+    assert last(result) == AFTER
+
+
+@needs_root
+@pytest.mark.slow
 def test_a_fork_bomb_is_bounded(tmp_path):
     """Does a fork bomb stop at the process limit, and are all its copies reaped?"""
     limits = Limits(**{**FAST.__dict__, "max_processes": 40})
