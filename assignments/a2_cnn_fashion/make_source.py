@@ -325,13 +325,13 @@ CELLS = [
         ### BEGIN HIDDEN TESTS
         torch.use_deterministic_algorithms(True)
         torch.manual_seed(1234)
-        _net = BaseNet()
-        _opt = torch.optim.SGD(_net.parameters(), lr=0.1, momentum=0.9)
+        _hidden_net = BaseNet()
+        _hidden_opt = torch.optim.SGD(_hidden_net.parameters(), lr=0.1, momentum=0.9)
         _x = torch.from_numpy(grading_input("step_images"))
         _y = torch.from_numpy(grading_input("step_labels"))
-        _losses = [training_step(_net, _x, _y, _opt, nn.CrossEntropyLoss()) for _ in range(3)]
+        _losses = [training_step(_hidden_net, _x, _y, _hidden_opt, nn.CrossEntropyLoss()) for _ in range(3)]
         record("training_step.losses", np.array(_losses), rtol=1e-4, atol=1e-5)
-        record("training_step.fc_weight", _net.classifier[2].weight.detach(), rtol=1e-3, atol=1e-5)
+        record("training_step.fc_weight", _hidden_net.classifier[2].weight.detach(), rtol=1e-3, atol=1e-5)
         torch.use_deterministic_algorithms(False)
         ### END HIDDEN TESTS
         """,
@@ -399,7 +399,7 @@ CELLS = [
 
             No loop over N (a loop over the K classes is fine); about 4 lines.
             Hint: np.bincount(..., minlength=K) counts each class; dividing by 0 gives NaN
-            (silence the warning with `with np.errstate(invalid="ignore"):`).
+            (np.errstate can silence the warning about it).
             \"\"\"
             result = np.full(num_classes, np.nan)
             ### BEGIN SOLUTION
@@ -478,8 +478,8 @@ CELLS = [
         class ImprovedNet(nn.Module):
             def __init__(self, num_classes=10, dropout=0.3, batch_norm=True):  # your options
                 super().__init__()
-                self.features = nn.Sequential(...)    # (N, 1, 28, 28) -> (N, C', H', W')
-                self.classifier = nn.Sequential(...)  # -> (N, num_classes)
+                self.features = ...    # layers: (N, 1, 28, 28) -> (N, C', H', W')
+                self.classifier = ...  # layers: -> (N, num_classes)
 
             def forward(self, x):
                 return self.classifier(self.features(x))
@@ -541,8 +541,7 @@ CELLS = [
             scheduler = torch.optim.lr_scheduler.OneCycleLR(
                 optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=len(train_loader)
             )
-            history = fit(
-                model, train_loader, val_loader,
+            history = fit(model, train_loader, val_loader,
                 loss_fn=nn.CrossEntropyLoss(label_smoothing=0.1),
                 optimizer=optimizer, epochs=epochs, scheduler=scheduler, scheduler_step="batch",
                 metrics={"accuracy": Accuracy()}, monitor="val_accuracy", train_metrics=False,
@@ -623,7 +622,7 @@ CELLS = [
                 "no dropout": {"dropout": 0.0},
             }
             for run_name, change in variants.items():
-                seed_everything(SEED)
+                seed_everything(SEED)  # every variant starts from the same random state
                 train_improved(ImprovedNet(**change), train_set, val_set, epochs=ABLATION_EPOCHS,
                                log=ablation_log, run_name=run_name, config=change)
             ### END SOLUTION

@@ -25,7 +25,7 @@ class ImprovedNet(nn.Module):
     # Options: width (channels of the first block, then 2x and 4x), hidden (units of the extra
     # fully connected layer, 0 = none), dropout, batch_norm.
     def __init__(self, num_classes=10, width=24, hidden=128, dropout=0.3, batch_norm=True):
-        super().__init__()
+        super().__init__()  # registers the layers below with nn.Module
 
         def block(c_in, c_out):
             if not batch_norm:
@@ -37,9 +37,8 @@ class ImprovedNet(nn.Module):
                 conv, nn.BatchNorm2d(c_out), nn.ReLU(inplace=True), nn.MaxPool2d(2)
             )
 
-        self.features = nn.Sequential(
-            block(1, width), block(width, 2 * width), block(2 * width, 4 * width)
-        )  # (N, 1, 28, 28) -> (N, 4 * width, 3, 3)
+        blocks = [block(1, width), block(width, 2 * width), block(2 * width, 4 * width)]
+        self.features = nn.Sequential(*blocks)  # (N, 1, 28, 28) -> (N, 4 * width, 3, 3)
         flat = 4 * width * 3 * 3
         if hidden:
             head = [
@@ -52,7 +51,7 @@ class ImprovedNet(nn.Module):
             head = [nn.Linear(flat, num_classes)]
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), *head)
 
-    def forward(self, x):
-        return self.classifier(self.features(x))  # (N, 4 * width, 3, 3) -> (N, num_classes)
+    def forward(self, images):
+        return self.classifier(self.features(images))  # (N, 4 * width, 3, 3) -> (N, num_classes)
 
     ### END SOLUTION
