@@ -46,8 +46,8 @@ class FCNResNet18(nn.Module):
                 "A single image needs a batch axis (x[None])."
             )
         size = x.shape[-2:]
-        features = self.backbone(x)["out"]  # (N, 3, H, W) -> (N, 512, ~H/32, ~W/32)
-        scores = self.head(features)  # -> (N, num_classes, ~H/32, ~W/32)
+        features = self.backbone(x)["out"]  # (N, 3, H, W) -> (N, 512, ceil(H/32), ceil(W/32))
+        scores = self.head(features)  # -> (N, num_classes, ceil(H/32), ...)
         # -> (N, num_classes, H, W): back to the input's resolution, as torchvision's FCN does.
         return F.interpolate(scores, size=size, mode="bilinear", align_corners=False)
 
