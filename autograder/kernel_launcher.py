@@ -16,8 +16,9 @@ Steps, in order, when the settings ask for isolation (the grader runs as root):
    and files under it do not exist), every hidden file covered by a bind mount of ``/dev/null``;
 4. the paths the kernel needs (its working directory, its run directory), when a mount above
    covered them, bound back in place from a descriptor opened before the mounts;
-5. resource limits (hard and soft): process count (RLIMIT_NPROC), memory (RLIMIT_DATA), file size
-   (RLIMIT_FSIZE), no core files;
+5. resource limits (hard and soft) as the grader chose them: process count (RLIMIT_NPROC),
+   memory per process (RLIMIT_DATA, left out where a GPU is visible), file size (RLIMIT_FSIZE),
+   no core files;
 6. ``no_new_privs``, then the switch to the unprivileged user (groups, gid, uid), the connection
    file handed to that user, the working directory, a cleared environment, and ``execve``.
 
@@ -56,8 +57,9 @@ IFF_UP = 0x1
 
 #: What the kernel process runs once the sandbox is built. ``-P`` keeps the working directory off
 #: ``sys.path`` while the kernel's own modules are imported (a submitted ``zmq.py`` or ``code.py``
-#: must not break the start); the working directory is then put back where IPython puts it (after
-#: the standard library, before site-packages) so that a notebook can import its own modules.
+#: must not break the start, as ``ipykernel_launcher`` also ensures); the working directory is then
+#: put back where IPython puts it (after the standard library, before site-packages) so that a
+#: notebook can import its own modules.
 #: Printed text is sent in messages of at most 1 MiB: one ``print`` of a 500 MB string would
 #: otherwise be one message larger than the grader accepts (ipykernel sends what was written in
 #: 0.2 s as one message). Student code can undo this; the grader does not rely on it.

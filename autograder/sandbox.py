@@ -38,7 +38,8 @@
   A cgroup v2 ``memory.max`` would do layer 1's job in the kernel, but it needs a writable
   cgroup v2 tree with the memory controller, which Gradescope-style containers and these machines
   do not offer, so it is not used. The private ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are tmpfs
-  of ``memory_mb`` each (their pages count as shared memory in layer 1).
+  of ``memory_mb / 2`` each: files kept there use memory that layer 1 sees only while a process
+  maps them, so together they may hold up to 1.5 x ``memory_mb`` more.
 - **the reaper.** :meth:`KernelSandbox.reap` ends every process of the user (``kill(-1, SIGKILL)``
   from a child that has become that user, so a fork bomb cannot outrun it) and waits until none is
   left; without isolation it ends the kernel's process tree and every process carrying the
@@ -143,7 +144,12 @@ class Isolation:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per-process resource limits for the kernel (None: no limit)."""
+    """Resource limits for the kernel (None: no limit); see the module docstring for how.
+
+    ``memory_mb``: the kernel and its children together, and each process where no GPU is
+    visible; ``max_processes``: processes and threads of the kernel user (isolated only);
+    ``max_file_mb``: the largest file a kernel process may write.
+    """
 
     memory_mb: int | None = 4096
     max_processes: int | None = 256
@@ -494,7 +500,7 @@ class KernelSandbox:
             "hide": [str(p) for p in self.hidden],
             "keep": [str(self.workdir), str(self.kernel_dir)],
             "private_tmp": ["/tmp", "/var/tmp", "/dev/shm"],
-            "tmp_size_mb": lim.memory_mb,
+            "tmp_size_mb": max(64, lim.memory_mb // 2) if lim.memory_mb else None,
             "rlimits": rlimits,
         }
 

@@ -192,6 +192,19 @@ def test_a_well_behaved_notebook_runs_isolated(tmp_path):
 
 
 @needs_root
+def test_submitted_files_named_like_libraries_do_not_break_the_kernel(tmp_path):
+    """Does a submitted zmq.py leave the kernel's start alone, while the notebook can still
+    import the student's own modules from its folder?"""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "zmq.py").write_text("raise ImportError('the student zmq.py was imported')\n")
+    (workdir / "mymodule.py").write_text("VALUE = 7\n")
+    result = run("shadowing-modules", tmp_path)
+    assert text(result, 4) == "mymodule says 7\n"
+    assert last(result) == AFTER
+
+
+@needs_root
 def test_a_raising_cell_does_not_stop_the_next(tmp_path):
     """Is a raising cell a structured failure, with the cells after it run normally?"""
     result = run("raises", tmp_path)
