@@ -26,7 +26,8 @@ Public API::
     result.elapsed_s, result.kernel_start_s, result.restarts, result.reaped
 
 Every cell index in the result refers to ``result.notebook.cells``; notices name cells by their
-position in the *input* notebook (1-based, as the student counts) and their nbgrader ``grade_id``.
+position in the *input* notebook (1-based, as the student counts) and their ``grade_id`` (from
+``metadata.kit`` or ``metadata.nbgrader``).
 
 How the stages work:
 
@@ -43,17 +44,26 @@ How the stages work:
   ``cell_timeout_s`` is interrupted (SIGINT to the kernel's process group), and if it has not
   finished ``interrupt_grace_s`` later the kernel is killed. At ``total_timeout_s`` (counted from
   the call, kernel starts included) everything is killed and the cells not reached are not run.
-- **restarts**: when the kernel dies (``os._exit``, a signal, a crash) or had to be killed, a fresh
-  kernel re-runs the notebook from the top without the cells that killed or hung the previous
-  one (they get an error output saying why), so the state later cells need is rebuilt; at most
-  ``max_restarts`` times, within the total time. Each cell shows its latest complete run.
+- **memory and processes**: the watchdog also sums the memory of the kernel's processes (see
+  :mod:`autograder.sandbox`) and stops the kernel past ``memory_mb``; after each cell, a kernel
+  user left at its process limit (a fork bomb) has its kernel stopped too: it could not start
+  another thread.
+- **restarts**: when the kernel dies (``os._exit``, a signal, a crash) or had to be stopped, a
+  fresh kernel re-runs the notebook from the top without the cells that killed or hung the
+  previous ones (they keep what they printed plus an error output saying why), so the state later
+  cells need is rebuilt; at most ``max_restarts`` times, within the total time. Each cell shows
+  its latest complete run.
 - **output**: kept per cell up to ``max_output_chars`` of text and per notebook up to
   ``max_notebook_output_mb`` as messages arrive, in the grader; the rest is counted and cut with a
-  note. A single kernel message over :data:`MAX_MESSAGE_BYTES` is refused by ZeroMQ before it is
-  decoded, so gigabytes of printing cannot exhaust the grader's memory.
+  note. The kernel sends printed text in pieces of at most 1 MiB; a single message over
+  :data:`MAX_MESSAGE_BYTES` (which student code can still send) is refused by ZeroMQ before it
+  is decoded, so gigabytes of output cannot exhaust the grader's memory. ZeroMQ closes the output
+  channel after such a message; it is reopened before the next cell, so only that cell's output
+  is lost.
 
 Whether a cell raised is the kernel's word, read from ``error`` outputs; cells the grader stopped
-also get an ``error`` output (``CellTimeoutError``, ``DeadKernelError``) so the notebook shows it.
+also get an ``error`` output (``CellTimeoutError``, ``DeadKernelError``, ``OutOfMemoryError``,
+``ProcessLimitError``) so the notebook shows it.
 """
 
 from __future__ import annotations
