@@ -371,7 +371,7 @@ answer(
     "affine",
     '''
 def affine_forward(x, w, b):
-    """Affine layer: out = x @ w + b.
+    """Affine layer: the product of x and w, plus b, for every row of x.
 
     Args:
         x: float array (N, D), one input row per example.
@@ -446,9 +446,9 @@ print("affine_forward and affine_backward look right.")
 """,
     """
 x, w, b = grading_input("affine_x"), grading_input("affine_w"), grading_input("affine_b")
-out, cache = affine_forward(x, w, b)
-record("affine_forward.out", out, rtol=1e-6)
-dx, dw, db = affine_backward(grading_input("affine_dout"), cache)
+affine_out, affine_cache = affine_forward(x, w, b)
+record("affine_forward.out", affine_out, rtol=1e-6)
+dx, dw, db = affine_backward(grading_input("affine_dout"), affine_cache)
 record("affine_backward", {"dx": dx, "dw": dw, "db": db}, rtol=1e-6, atol=1e-10)
 """,
 )
@@ -609,9 +609,9 @@ print("{name}_forward and {name}_backward look right.")
 
 ACT_HIDDEN = """
 x, dout = grading_input("act_x"), grading_input("act_dout")
-out, cache = {name}_forward(x)
-record("{name}_forward.out", out, rtol=1e-6, atol=1e-12)
-record("{name}_backward.dx", {name}_backward(dout, cache), rtol=1e-6, atol=1e-12)
+act_out, act_cache = {name}_forward(x)
+record("{name}_forward.out", act_out, rtol=1e-6, atol=1e-12)
+record("{name}_backward.dx", {name}_backward(dout, act_cache), rtol=1e-6, atol=1e-12)
 """
 
 for act, expected in (
@@ -721,13 +721,15 @@ print("dropout_forward and dropout_backward look right.")
     """
 x, dout = grading_input("dropout_x"), grading_input("dropout_dout")
 p = 0.4
-out, mask = dropout_forward(x, p, True, np.random.default_rng(int(grading_input("dropout_seed"))))
-kept = out != 0
-record("dropout.kept_fraction", kept.mean(), atol=0.03)
-record("dropout.kept_scaled", bool(np.allclose(out[kept], x[kept] / (1 - p))))
-record("dropout.same_dtype", str(out.dtype))
-dx = dropout_backward(dout, mask)
-record("dropout.backward_uses_mask", bool(np.allclose(dx, np.where(kept, dout / (1 - p), 0))))
+seed = int(grading_input("dropout_seed"))
+dropped, drop_mask = dropout_forward(x, p, True, np.random.default_rng(seed))
+survived = dropped != 0
+record("dropout.kept_fraction", survived.mean(), atol=0.03)
+record("dropout.kept_scaled", bool(np.allclose(dropped[survived], x[survived] / (1 - p))))
+record("dropout.same_dtype", str(dropped.dtype))
+drop_dx = dropout_backward(dout, drop_mask)
+expected_dx = np.where(survived, dout / (1 - p), 0)
+record("dropout.backward_uses_mask", bool(np.allclose(drop_dx, expected_dx)))
 out_eval, cache_eval = dropout_forward(x, p, False, None)
 record("dropout.eval_out", out_eval, rtol=1e-12)
 record("dropout.eval_backward", dropout_backward(dout, cache_eval), rtol=1e-12)
@@ -813,13 +815,11 @@ assert np.all(np.isfinite(dscores)), "not stable: dscores has inf or nan"
 print("softmax_cross_entropy looks right.")
 """,
     """
-scores, y = grading_input("softmax_scores"), grading_input("softmax_y")
-loss, dscores = softmax_cross_entropy(scores, y)
-record("softmax.loss", loss, rtol=1e-6)
-record("softmax.dscores", dscores, rtol=1e-6, atol=1e-12)
-loss, dscores = softmax_cross_entropy(1000.0 * scores, y)
-record("softmax.loss_large", loss, rtol=1e-6)
-record("softmax.dscores_large", dscores, rtol=1e-6, atol=1e-12)
+hidden_scores, hidden_y = grading_input("softmax_scores"), grading_input("softmax_y")
+for suffix, factor in (("", 1.0), ("_large", 1000.0)):
+    hidden_loss, hidden_dscores = softmax_cross_entropy(factor * hidden_scores, hidden_y)
+    record(f"softmax.loss{suffix}", hidden_loss, rtol=1e-6)
+    record(f"softmax.dscores{suffix}", hidden_dscores, rtol=1e-6, atol=1e-12)
 """,
 )
 
@@ -1198,10 +1198,10 @@ def train_mlp(params, X_train, y_train, X_val, y_val, activation="relu", dropout
     best_params = {k: v.copy() for k, v in params.items()}
     stopper = EarlyStopping(patience)
     history = History()
-    N = len(X_train)
     ### BEGIN SOLUTION
+    N = len(X_train)
     for epoch in range(1, max_epochs + 1):
-        start = time.perf_counter()
+        epoch_start = time.perf_counter()
         order = rng.permutation(N)
         total = 0.0
         for i in range(0, N, batch_size):
@@ -1214,9 +1214,9 @@ def train_mlp(params, X_train, y_train, X_val, y_val, activation="relu", dropout
                                                       momentum)
         val_loss, val_accuracy = evaluate(params, X_val, y_val, activation)
         history.append(epoch=epoch, train_loss=total / N, val_loss=val_loss,
-                       val_accuracy=val_accuracy, lr=lr, seconds=time.perf_counter() - start)
+                       val_accuracy=val_accuracy, lr=lr, seconds=time.perf_counter() - epoch_start)
         if stopper.update(val_loss):
-            best_params = {k: v.copy() for k, v in params.items()}
+            best_params = {name: value.copy() for name, value in params.items()}
         if verbose:
             row = history.epochs[-1]
             print(f"epoch {epoch:2d}  train loss {row['train_loss']:.4f}  val loss {val_loss:.4f}"
@@ -1310,7 +1310,10 @@ STUDY = [
 ]
 STUDY_IMAGES, STUDY_EPOCHS, STUDY_PATIENCE = 20_000, 8, 2
 
-if not GRADING:
+NO_DATA = "No training data yet: complete Part 1 (flatten_images, fit_normalizer, normalize)."
+if not GRADING and X_train is None:
+    print(NO_DATA)
+elif not GRADING:
     STUDY_LOG.path.unlink(missing_ok=True)  # a fresh log: the table shows this run's numbers
     study_start = time.perf_counter()
     for run_name, change in STUDY:
@@ -1400,6 +1403,8 @@ if GRADING:
         final_params = {k: saved[k] for k in saved.files if k[0] in "Wb" and k[1:].isdigit()}
         final_activation = str(saved["activation"])
         feature_mean, feature_std = saved["feature_mean"], saved["feature_std"]
+elif X_train is None:
+    print(NO_DATA)
 else:
     config = dict(FINAL_CONFIG)
     hidden_sizes, final_activation = tuple(config.pop("hidden_sizes")), config["activation"]

@@ -1,0 +1,293 @@
+"""a1_mlp_numpy: the source notebook's solution passes its own gradient checks and trains, the
+notebook is what its generator writes, the release is what nbgrader makes of it and leaks
+nothing, the hidden tests' inputs exist and record something, the reference weights reach
+89 % test accuracy, and (slow) the blank release and the graded source run end to end."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import re
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder.config import load_assignment
+from autograder.verify import leaked_lines, release_differences
+from helpers.data import fashion_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "a1_mlp_numpy"
+CONFIG_DIR = ROOT / "assignments" / NAME
+SOURCE = ROOT / "source" / NAME / f"{NAME}.ipynb"
+RELEASE = ROOT / "release" / NAME / f"{NAME}.ipynb"
+WEIGHTS = CONFIG_DIR / "reference" / "mlp_weights.npz"
+# The source cells that only define functions (or run fast checks): what the tests execute.
+DEFINITION_CELLS = (
+    "setup", "gradient_check_tools", "flatten_normalize", "affine", "relu_leaky", "tanh_gelu",
+    "activations", "dropout", "softmax", "init_mlp", "mlp", "mlp_loss", "sgd_momentum",
+    "early_stopping", "train_mlp",
+)  # fmt: skip
+
+
+def _module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+@cache
+def _solution() -> dict:
+    """The source notebook's definitions, executed: the reference solution students mirror."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    namespace = {"GRADING": True, "SEED": 0}
+    cells = {_grade_id(c): c for c in nbformat.read(SOURCE, as_version=4).cells if _grade_id(c)}
+    for grade_id in DEFINITION_CELLS:
+        exec(compile(cells[grade_id].source, f"{NAME}:{grade_id}", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "gelu"])
+def test_activation_gradients_pass_the_numerical_check(activation):
+    """Does each activation's backward pass match the numerical gradient below 1e-7?"""
+    nb = _solution()
+    forward, backward = nb["ACTIVATIONS"][activation]
+    rng = np.random.default_rng(0)
+    x, dout = rng.normal(size=(5, 6)) + 0.01, rng.normal(size=(5, 6))
+    dx = backward(dout, forward(x)[1])
+    numeric = nb["numerical_gradient_array"](lambda: forward(x)[0], x, dout)
+    assert nb["rel_error"](dx, numeric) < 1e-7
+
+
+def test_layer_and_loss_gradients_pass_the_numerical_check():
+    """Do the affine layer, dropout (fixed mask) and the softmax loss pass the 1e-7 check?"""
+    nb = _solution()
+    rng = np.random.default_rng(1)
+    x, w, b, dout = (rng.normal(size=s) for s in ((4, 6), (6, 3), (3,), (4, 3)))
+    dx, dw, db = nb["affine_backward"](dout, nb["affine_forward"](x, w, b)[1])
+    for grad, var in ((dx, x), (dw, w), (db, b)):
+        numeric = nb["numerical_gradient_array"](
+            lambda: nb["affine_forward"](x, w, b)[0], var, dout
+        )
+        assert nb["rel_error"](grad, numeric) < 1e-7
+
+    def dropped():
+        return nb["dropout_forward"](x, 0.5, True, np.random.default_rng(2))[0]
+
+    mask = nb["dropout_forward"](x, 0.5, True, np.random.default_rng(2))[1]
+    dx = nb["dropout_backward"](np.ones_like(x), mask)
+    assert nb["rel_error"](dx, nb["numerical_gradient_array"](dropped, x, np.ones_like(x))) < 1e-7
+
+    scores, y = rng.normal(size=(5, 10)), rng.integers(0, 10, size=5)
+    _, dscores = nb["softmax_cross_entropy"](scores, y)
+    numeric = nb["numerical_gradient"](lambda: nb["softmax_cross_entropy"](scores, y)[0], scores)
+    assert nb["rel_error"](dscores, numeric) < 1e-7
+
+
+def test_whole_network_gradient_passes_the_numerical_check():
+    """Does mlp_loss's gradient (GELU, dropout, 3 layers) match the numerical one below 1e-5?"""
+    nb = _solution()
+    params = nb["init_mlp"](5, (6, 4), 3, np.random.default_rng(0), dtype=np.float64)
+    X, y = np.random.default_rng(1).normal(size=(4, 5)), np.array([0, 1, 2, 1])
+
+    def loss():
+        return nb["mlp_loss"](params, X, y, "gelu", 0.3, True, np.random.default_rng(3))
+
+    _, grads = loss()
+    for key in params:
+        numeric = nb["numerical_gradient"](lambda: loss()[0], params[key])
+        assert nb["rel_error"](grads[key], numeric) < 1e-5, key
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_scores():
+    """Do scores of 1e4 give the exact finite loss instead of inf or nan?"""
+    loss, dscores = _solution()["softmax_cross_entropy"](np.array([[1e4, 0.0, -1e4]]), [1])
+    assert loss == pytest.approx(1e4) and np.all(np.isfinite(dscores))
+
+
+def test_train_mlp_stops_early_and_returns_the_best_epoch():
+    """Does training stop `patience` epochs after the lowest validation loss, returning its
+    weights?"""
+    nb = _solution()
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=1.0, size=(3, 8))  # overlapping blobs: the val loss turns up
+    y = rng.integers(0, 3, size=300)
+    X = (centres[y] + rng.normal(size=(300, 8))).astype(np.float32)
+    params = nb["init_mlp"](8, (64,), 3, np.random.default_rng(0))
+    best, history = nb["train_mlp"](
+        params, X[:100], y[:100], X[100:], y[100:], lr=0.1, batch_size=10, max_epochs=60,
+        patience=3, verbose=False,
+    )  # fmt: skip
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    assert len(history) == best_epoch + 3 < 60, "stopped 3 epochs after the best one"
+    loss = nb["evaluate"](best, X[100:], y[100:])[0]
+    assert loss == pytest.approx(min(history["val_loss"]), rel=1e-5)
+
+
+def test_every_test_cell_records_and_has_points():
+    """Does every autograded test cell have points and a hidden part that records something?"""
+    source = nbformat.read(SOURCE, as_version=4)
+    tests = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")
+             and c.cell_type == "code"]  # fmt: skip
+    assert len(tests) >= 10
+    for cell in tests:
+        meta = cell.metadata["nbgrader"]
+        assert meta["locked"] and 2 <= meta["points"] <= 4, meta["grade_id"]
+        hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1]
+        assert "record(" in hidden and "grading_input(" in hidden, meta["grade_id"]
+    first_code = next(c for c in source.cells if c.cell_type == "code")
+    assert "parameters" in first_code.metadata["tags"] and _grade_id(first_code) == "parameters"
+
+
+def test_grading_inputs_cover_the_hidden_tests_and_are_seeded():
+    """Does make_inputs give every name the hidden tests read, the same arrays for one seed?"""
+    make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a1_grading_inputs").make_inputs
+    inputs = make_inputs(np.random.default_rng(0))
+    wanted = set(re.findall(r'grading_input\(f?"([^"]+)"\)', SOURCE.read_text()))
+    wanted = {name.replace("{k}", k) for name in wanted
+              for k in ("W1", "b1", "W2", "b2", "W3", "b3")}  # fmt: skip
+    assert wanted <= set(inputs), sorted(wanted - set(inputs))
+    again = make_inputs(np.random.default_rng(0))
+    assert all(np.array_equal(inputs[k], again[k]) for k in inputs)
+    assert all(v.dtype != object for v in inputs.values())
+
+
+def test_assignment_toml_names_the_weights_and_the_band():
+    """Does assignment.toml load, ask for the weights file and give full marks from 88 %?"""
+    assignment = load_assignment(NAME, ROOT)
+    assert assignment.files == ("mlp_weights.npz",)
+    (band,) = assignment.performance
+    assert band.predictions == "mlp_predictions.csv" and band.full_at == 0.88
+    assert band.points(0.885) == band.max_score and band.points(0.70) == 0
+
+
+def test_source_is_what_make_source_writes():
+    """Is the committed source notebook exactly what make_source.py builds?"""
+    built = _module(CONFIG_DIR / "make_source.py", "a1_make_source").build()
+    committed = nbformat.read(SOURCE, as_version=4)
+    assert [(c.id, c.cell_type, c.source, c.metadata) for c in built.cells] == [
+        (c.id, c.cell_type, c.source, c.metadata) for c in committed.cells
+    ]
+
+
+def test_release_has_no_solution_and_no_hidden_tests():
+    """Does the release hold stubs where the source has solutions, and no hidden test text?"""
+    source, release = (nbformat.read(p, as_version=4) for p in (SOURCE, RELEASE))
+    assert leaked_lines(source, release) == []
+    text = RELEASE.read_text()
+    assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+    answers = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    code_answers = [c for c in answers if c.cell_type == "code"]
+    assert code_answers and all("raise NotImplementedError()" in c.source for c in code_answers)
+    assert sorted(p.name for p in RELEASE.parent.iterdir()) == [RELEASE.name]
+
+
+def test_release_is_what_nbgrader_generates():
+    """Is release/a1_mlp_numpy/ what `nbgrader generate_assignment` makes from the source now?"""
+    assert release_differences(load_assignment(NAME, ROOT)) == []
+
+
+def test_reference_weights_reach_89_percent_on_the_test_set():
+    """Do the committed reference weights classify 89 % of the 10,000 test images correctly?"""
+    nb = _solution()
+    with np.load(WEIGHTS, allow_pickle=False) as saved:
+        params = {k: saved[k] for k in saved.files if k[0] in "Wb" and k[1:].isdigit()}
+        activation = str(saved["activation"])
+        mean, std = saved["feature_mean"], saved["feature_std"]
+    test = fashion_mnist("test")
+    X = nb["normalize"](nb["flatten_images"](test.images), mean, std)
+    accuracy = float(np.mean(nb["mlp_predict"](params, X, activation) == test.labels))
+    assert accuracy >= 0.89, accuracy
+
+
+def _tag_every_cell_raises_exception(path: Path) -> None:
+    """What the grader does: every cell may raise and the run goes on."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")
+    nbformat.write(notebook, path)
+
+
+def _errors(path: Path) -> dict[str, str]:
+    notebook = nbformat.read(path, as_version=4)
+    return {
+        _grade_id(cell): output["ename"]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output["output_type"] == "error"
+    }
+
+
+@pytest.mark.slow
+def test_blank_release_raises_only_not_implemented_errors(tmp_path):
+    """Does the blank release run top to bottom with no error but the students' stubs'?"""
+    import papermill
+
+    notebook = tmp_path / RELEASE.name
+    shutil.copy(RELEASE, notebook)
+    _tag_every_cell_raises_exception(notebook)
+    # Every cell runs (raises-exception); papermill then raises for the first error it finds
+    # in the notebook it wrote, which is read below.
+    with pytest.raises(papermill.PapermillExecutionError):
+        papermill.execute_notebook(
+            notebook, tmp_path / "out.ipynb", cwd=tmp_path, kernel_name="python3",
+            progress_bar=False,
+        )  # fmt: skip
+    errors = _errors(tmp_path / "out.ipynb")
+    assert errors, "the blank release should stop at the stubs"
+    others = {cell: name for cell, name in errors.items() if name != "NotImplementedError"}
+    assert others == {}, f"cells failing with other errors: {others}"
+    assert not (tmp_path / "mlp_weights.npz").exists()
+
+
+@pytest.mark.slow
+def test_source_graded_with_the_reference_weights_writes_good_predictions(tmp_path, monkeypatch):
+    """Under GRADING, does the source run all its tests and predict the hidden set >= 89 %?"""
+    import papermill
+
+    from helpers.data.hidden import prepare_hidden_split, read_hidden_labels
+
+    inputs_dir, records = tmp_path / "grading_inputs", tmp_path / "records"
+    inputs_dir.mkdir()
+    records.mkdir()
+    make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a1_grading_inputs").make_inputs
+    for name, value in make_inputs(np.random.default_rng(0)).items():
+        np.save(inputs_dir / f"{name}.npy", value, allow_pickle=False)
+    prepare_hidden_split("fashion-mnist", tmp_path / "hidden", tmp_path / "labels", seed=3)
+    monkeypatch.setenv("KIT_GRADING_INPUTS", str(inputs_dir))
+    monkeypatch.setenv("KIT_RECORD_DIR", str(records))
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(WEIGHTS, work)
+    papermill.execute_notebook(
+        SOURCE, tmp_path / "out.ipynb", cwd=work, kernel_name="python3", progress_bar=False,
+        parameters={"GRADING": True, "DATA_DIR": str(tmp_path / "hidden"),
+                    "OUTPUT_DIR": str(tmp_path / "outputs")},
+    )  # fmt: skip
+    assert _errors(tmp_path / "out.ipynb") == {}
+    assert len(list(records.glob("*.npy"))) >= 40
+    ids, labels = read_hidden_labels(tmp_path / "labels")
+    with open(tmp_path / "outputs" / "mlp_predictions.csv", newline="") as f:
+        predicted = {row["id"]: int(row["label"]) for row in csv.DictReader(f)}
+    accuracy = np.mean([predicted[i] == label for i, label in zip(ids, labels, strict=True)])
+    assert accuracy >= 0.89, accuracy
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
