@@ -13,6 +13,7 @@ A complete example, with every key and its default (only ``[assignment]`` is req
     total_timeout_s = 900                  # the whole notebook
     memory_mb = 4096                       # the kernel and its children
     max_processes = 256                    # processes of the grading user
+    # ... and any other field of autograder.limits.Limits (output caps, restarts, ...)
 
     [grading]
     seed = 0                               # the notebook's SEED parameter
@@ -47,6 +48,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from autograder.limits import Limits
+
 __all__ = ["Assignment", "ConfigError", "Limits", "Performance", "load_assignment"]
 
 METRICS = ("accuracy", "mean_average_precision")
@@ -55,16 +58,6 @@ VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 class ConfigError(ValueError):
     """``assignment.toml`` is missing, malformed or has a wrong key or value."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one submission's kernel."""
-
-    cell_timeout_s: float = 300.0
-    total_timeout_s: float = 900.0
-    memory_mb: int | None = 4096
-    max_processes: int | None = 256
 
 
 @dataclass(frozen=True)
@@ -153,7 +146,7 @@ def _take(table: dict, known: dict, where: str, path: Path) -> dict:
 
 
 def _types(cls) -> dict:
-    table = {"float": float, "int": int, "str": str, "int | None": int}
+    table = {"float": float, "int": int, "str": str, "int | None": int, "bool": bool}
     return {f.name: table[str(f.type)] for f in fields(cls)}
 
 

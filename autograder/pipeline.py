@@ -125,7 +125,7 @@ def run_notebook(
     private: Path,
 ) -> tuple[NotebookRun, list[str]]:
     """Assemble and execute one notebook; returns the run and the assembly's repairs."""
-    from autograder.execute import Limits, execute_notebook
+    from autograder.execute import execute_notebook
 
     source = nbformat.read(bundle / "source" / notebook_name, as_version=4)
     release = nbformat.read(bundle / "release" / notebook_name, as_version=4)
@@ -168,7 +168,7 @@ def run_notebook(
         assembled.notebook,
         workdir=workdir,
         parameters=parameters,
-        limits=Limits(**vars(assignment.limits)),
+        limits=assignment.limits,
         kernel_env=kernel_env,
         hide=[p for p in hide if p.exists()],
         isolate=isolate,
