@@ -179,6 +179,8 @@ def run_notebook(
         _drop_untrusted_links(folder)
     errors, not_run = _cell_outcomes(result, result.notebook)
     notices += list(result.notices)
+    if not result.isolation.enabled:
+        notices.append(f"Grader: {result.isolation.describe()}.")
     run = NotebookRun(result.notebook, errors, not_run, records_dir, output_dir, notices,
                       elapsed, workdir)  # fmt: skip
     return run, assembled.repairs

@@ -220,3 +220,40 @@ def test_cli_grade_writes_results_and_exit_code(kit, tmp_path):
     assert run.returncode == 1, run.stderr  # graded, not full marks
     assert json.loads(out.read_text())["score"] == 2
     assert "q1_tests" in run.stdout and "Results written to" in run.stdout
+
+
+def test_snooping_and_a_forged_results_file_get_nothing(kit, tmp_path):
+    """Can student code read the bundle, the source or write the results file? (It must not.)"""
+    assignment, _ = kit
+    bundle = pipeline.bundle_dir(assignment)
+    out = tmp_path / "results.json"
+    snoop = (
+        "import glob, json, os\n"
+        "found = []\n"
+        f"for pattern in ['{bundle}/**/*', '{assignment.root}/source/**/*']:\n"
+        "    for p in glob.glob(pattern, recursive=True):\n"
+        "        try:\n"
+        "            found.append(open(p, 'rb').read()[:200])\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "print('SNOOPED', len(found), found[:3])\n"
+        "for target in ['results.json', " + repr(str(out)) + "]:\n"
+        "    try:\n"
+        "        json.dump({'score': 100}, open(target, 'w'))\n"
+        "    except OSError as e:\n"
+        "        print('could not write', target, type(e).__name__)\n"
+        "def add(a, b):\n    return a + b"
+    )
+    path = toy.student(tmp_path / "sub" / "toy.ipynb", q1=snoop)
+    graded = pipeline.grade(assignment, path, device="cpu", feedback_dir=tmp_path / "fb")
+    text = graded.feedback[0].read_text()
+    assert "SNOOPED 0 []" in text  # nothing of the bundle or the source was readable
+    assert "BEGIN HIDDEN TESTS" not in text
+    assert graded.results["score"] == 2
+    assert not out.exists()  # the kernel cannot reach the grader's output folder
+
+
+def test_without_isolation_grading_works_and_says_so(kit, tmp_path):
+    results = grade(kit, toy.student(tmp_path / "toy.ipynb", **SOLVED), isolate=False)
+    assert results["score"] == 5
+    assert "Grader: isolation is off" in results["output"]
