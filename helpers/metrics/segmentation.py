@@ -9,8 +9,9 @@
 Both have a fixed size, so memory does not grow with the test set, and AP follows from the
 histograms exactly as from sorted scores, each bin acting as one group of tied scores. Bin k holds
 the probabilities p with k <= p * (bins - 1) < k + 1 (the last bin holds p = 1), i.e. the
-thresholds are ``linspace(0, 1, bins)``, as in torchmetrics' ``thresholds=bins``; the products
-are taken in float64, which is exact for float32 probabilities. ``bench/metrics.py`` measures the
+thresholds are k / (bins - 1), as torchmetrics' ``thresholds=torch.linspace(0, 1, bins,
+dtype=torch.float64)``; the products are taken in float64, which is exact for float32
+probabilities. ``bench/metrics.py`` measures the
 result against exact AP (scikit-learn, on a subset) and against torchmetrics' binned
 ``MulticlassAveragePrecision``.
 
@@ -49,8 +50,8 @@ __all__ = ["SegmentationEvaluator", "SegmentationScores"]
 ScoreKind = Literal["logits", "probabilities"]
 _SCORE_KINDS = ("logits", "probabilities")
 
-# Pixels processed at once: bounds the update's temporary memory (about 70 bytes per pixel and
-# class at 2**19 pixels, i.e. ~40 MB for 6 classes) whatever the batch size.
+# Pixels processed at once (whole images; one image if it is larger): bounds the temporary
+# memory of an update whatever the batch size. bench/metrics.py measures the peak for 6 classes.
 _CHUNK_PIXELS = 2**19
 
 
@@ -270,14 +271,15 @@ class SegmentationEvaluator:
         bins: number of probability bins per class for AP (thresholds ``linspace(0, 1, bins)``):
             memory is constant, 16 * C * bins bytes, and AP is within a few 1e-4 of exact AP for
             1000 bins (measured in ``bench/metrics.py``). None: exact AP, keeping every pixel's
-            probabilities (4 * (C + 2) bytes per pixel), for small sets only.
+            probabilities on the CPU (4 * C + 8 bytes per pixel for float32 scores), for small
+            sets only.
         scores: what :meth:`update` will get, fixed for the evaluator's life: ``"logits"`` (raw
             model outputs; softmax over dim 1 is applied) or ``"probabilities"`` (already
             softmaxed; must lie in [0, 1], else update raises).
 
     State lives on the device of the batches (moved if a batch comes on another device; CPU for
     MPS, which lacks float64). Memory of an update is bounded too: pixels are processed in chunks
-    of about half a million.
+    of whole images, about half a million pixels each.
 
     >>> evaluator = SegmentationEvaluator(num_classes=2, scores="probabilities")
     >>> foreground = torch.tensor([[[0.9, 0.8], [0.4, 0.1]]])   # [N=1, H=2, W=2]
