@@ -27,7 +27,7 @@ PROPERTY = settings(max_examples=60, deadline=None)
 def labelled_cases(draw):
     """(scores float32 [N, C], targets int64 [N], C) where some classes may never occur."""
     n = draw(st.integers(1, 50))
-    c = draw(st.integers(1, 7))
+    c = draw(st.integers(2, 7))  # one score per sample is refused (see the messages test)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     scores = rng.normal(size=(n, c)).astype(np.float32)
     targets = rng.integers(0, max(1, c // 2 + 1), size=n)  # upper classes often absent
@@ -127,6 +127,11 @@ def test_compute_before_any_update_warns_and_gives_nan():
             lambda: accuracy(torch.rand(4, 3), torch.tensor([0, 1, 2])),
             ValueError,
             r"Expected `pred` to be class indices shaped like `target` \(\[3\]\) or scores",
+        ),
+        (
+            lambda: accuracy(torch.randn(4, 1), torch.tensor([0, 1, 1, 0])),
+            ValueError,
+            r"has one score per sample, so the highest score is always class 0",
         ),
         (
             lambda: confusion_matrix(torch.tensor([0, 3, 7]), torch.tensor([0, 1, 2]), 3),

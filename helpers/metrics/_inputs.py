@@ -75,8 +75,10 @@ def describe_values(values: torch.Tensor | np.ndarray, limit: int = 8) -> str:
     >>> describe_values(torch.arange(20), limit=3)
     '0, 1, 2, ... (20 distinct values)'
     """
-    distinct = np.unique(np.asarray(values.detach().cpu() if torch.is_tensor(values) else values))
-    distinct = distinct.tolist()
+    if torch.is_tensor(values):
+        values = values.detach().cpu()
+        values = values.float() if values.dtype == torch.bfloat16 else values  # NumPy lacks it
+    distinct = np.unique(np.asarray(values)).tolist()
     shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in distinct[:limit])
     if len(distinct) > limit:
         shown += f", ... ({len(distinct)} distinct values)"
