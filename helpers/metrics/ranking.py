@@ -54,7 +54,7 @@ def _average_precision_arg_validation(num_classes: int | None, voc07: bool) -> N
 def _average_precision_tensor_validation(
     scores: torch.Tensor, targets: torch.Tensor, num_classes: int | None = None
 ) -> None:
-    """Check shapes, dtypes and values; raise with what was expected and what came."""
+    """Check shapes and dtypes (values are checked on the NumPy copies, in the format step)."""
     if scores.ndim not in (1, 2) or scores.shape != targets.shape:
         raise ValueError(
             "Expected `scores` and `targets` of the same shape, [N, C] (N samples, C classes) or "
