@@ -8,7 +8,9 @@ c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
 # The kit grades with its own autograder; nbgrader's gradebook is only its working state.
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+# The same as `--no-db`: no gradebook entry and no saved cells (which would need alembic on PATH).
 c.GenerateAssignment.no_database = True
+c.SaveCells.enabled = False
 # Releases are regenerated and compared with the committed copy: overwrite without asking.
 c.GenerateAssignment.force = True
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
