@@ -45,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--width", type=int, default=None, help="default: ImprovedNet's")
     parser.add_argument("--out", type=Path, default=HERE / "improved_net.pt")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -56,7 +57,7 @@ def main() -> None:
         train.images, train.labels, shuffle=True, augment=[random_flip], seed=0, **common
     )
     val_loader = InMemoryLoader(val.images, val.labels, **common)
-    model = load_class()()
+    model = load_class()() if args.width is None else load_class()(width=args.width)
     optimizer = torch.optim.AdamW(model.parameters(), lr=MAX_LR, weight_decay=WEIGHT_DECAY)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=MAX_LR, epochs=args.epochs, steps_per_epoch=len(train_loader)
@@ -71,7 +72,7 @@ def main() -> None:
     )  # fmt: skip
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     for row in history:
-        print({k: round(v, 4) for k, v in row.items()})
+        print({k: round(v, 4) for k, v in row.items()}, flush=True)
     scores = predict(model, InMemoryLoader(test.images, test.labels, **common), device="cpu")
     torch.save(model.state_dict(), args.out)
     print(

@@ -1,0 +1,267 @@
+"""a2_cnn_fashion: the notebook is what its generator writes, the release is what nbgrader makes
+of it and leaks nothing, the hidden tests' inputs exist, the reference weights score, and (slow)
+both the blank release and the graded source run end to end."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from autograder.config import load_assignment
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "a2_cnn_fashion"
+CONFIG_DIR = ROOT / "assignments" / NAME
+SOURCE = ROOT / "source" / NAME / f"{NAME}.ipynb"
+RELEASE = ROOT / "release" / NAME / f"{NAME}.ipynb"
+WEIGHTS = CONFIG_DIR / "reference" / "improved_net.pt"
+VENV_BIN = Path(sys.executable).parent
+
+
+def _module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _code_cells(path: Path) -> list:
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def _regions(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
+    """Lines inside ``begin``/``end`` markers, and the lines outside them."""
+    inside, outside, within = [], [], False
+    for line in source.splitlines():
+        if begin in line:
+            within = True
+        elif end in line:
+            within = False
+        elif within:
+            inside.append(line.strip())
+        else:
+            outside.append(line.strip())
+    return inside, outside
+
+
+def _improved_net_class() -> type[nn.Module]:
+    return _module(CONFIG_DIR / "reference" / "improved_net.py", "a2_improved_net").ImprovedNet
+
+
+def _generate_release(course: Path) -> Path:
+    """Run ``nbgrader generate_assignment`` on a copy of the source in ``course``."""
+    shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # nbgrader 0.9.6 saves cells to its gradebook even with no_database=True, so give it one.
+    subprocess.run(
+        [VENV_BIN / "nbgrader", "generate_assignment", NAME,
+         "--GenerateAssignment.no_database=False"],
+        cwd=course, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    return course / "release" / NAME / f"{NAME}.ipynb"
+
+
+def test_source_is_what_make_source_writes():
+    """Is the committed source notebook exactly what make_source.py builds?"""
+    builder = _module(CONFIG_DIR / "make_source.py", "a2_make_source")
+    built = builder.build()
+    committed = nbformat.read(SOURCE, as_version=4)
+    assert [(c.cell_type, c.source, c.metadata) for c in committed.cells] == [
+        (c.cell_type, c.source, c.metadata) for c in built.cells
+    ], "Run `python assignments/a2_cnn_fashion/make_source.py` and regenerate the release."
+
+
+def test_release_is_what_nbgrader_generates_now(tmp_path):
+    """Is the committed release what `nbgrader generate_assignment` makes of the source today?"""
+    fresh = json.loads(_generate_release(tmp_path).read_text())
+    committed = json.loads(RELEASE.read_text())
+    assert fresh == committed, "Run `nbgrader generate_assignment a2_cnn_fashion` and commit it."
+
+
+def test_release_has_no_solution_and_no_hidden_test():
+    """Does no line of a solution or a hidden test reach the student's notebook?"""
+    release_text = "\n".join(c.source for c in nbformat.read(RELEASE, as_version=4).cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "grading_input("):
+        assert marker not in release_text
+    secret_lines = set()
+    public_lines = set()
+    for cell in _code_cells(SOURCE):
+        for begin, end in [("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN", "END HIDDEN")]:
+            inside, outside = _regions(cell.source, begin, end)
+            secret_lines.update(inside)
+            public_lines.update(outside)
+    release_lines = {line.strip() for line in release_text.splitlines()}
+    # Lines that also appear outside the markers (e.g. `super().__init__()`) are not secrets.
+    leaked = {line for line in secret_lines - public_lines if len(line) > 12} & release_lines
+    assert not leaked, f"solution or hidden-test lines in the release: {sorted(leaked)}"
+    assert len(secret_lines) > 100  # the check looked at the real solutions
+
+
+def test_cells_follow_the_grading_contract():
+    """Is the first code cell the locked parameters cell, and does every test cell record?"""
+    cells = _code_cells(SOURCE)
+    first = cells[0]
+    assert first.metadata["tags"] == ["parameters"]
+    assert first.metadata["nbgrader"]["locked"] and first.metadata["nbgrader"]["grade_id"] == (
+        "parameters"
+    )
+    for name in ("GRADING", "DEVICE", "DATA_DIR", "OUTPUT_DIR", "SEED"):
+        assert re.search(rf"^{name} = ", first.source, re.M), name
+    tests = [c for c in cells if c.metadata["nbgrader"]["grade"]]
+    assert len(tests) == 9 and sum(c.metadata["nbgrader"]["points"] for c in tests) == 12
+    for cell in tests:
+        hidden, _ = _regions(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+        assert any("record(" in line for line in hidden), cell.metadata["nbgrader"]["grade_id"]
+    for cell in cells:
+        meta = cell.metadata["nbgrader"]
+        assert meta["schema_version"] == 3 and meta["grade_id"]
+        if meta["solution"]:
+            assert not meta["locked"]
+
+
+def test_grading_inputs_cover_the_hidden_tests():
+    """Does make_inputs give, repeatably, every input a hidden test asks for, as documented?"""
+    make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_grading_inputs").make_inputs
+    inputs = make_inputs(np.random.default_rng(0))
+    again = make_inputs(np.random.default_rng(0))
+    assert all(np.array_equal(inputs[k], again[k]) for k in inputs)
+    source = SOURCE.read_text()
+    asked = set(re.findall(r'grading_input\(\\"([A-Za-z0-9_.]+)\\"\)', source))
+    assert asked == set(inputs), asked ^ set(inputs)
+    size, kernel, stride, padding, dilation = inputs["conv_params"].T
+    assert ((size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1 >= 1).all()
+    assert inputs["step_images"].dtype == np.float32 and inputs["step_labels"].dtype == np.int64
+    assert inputs["scramble_images"].dtype == np.uint8
+    assert sorted(inputs["scramble_order7"]) == list(range(16))
+    assert 7 not in inputs["class_labels"]  # the NaN case of class_accuracies
+
+
+def test_assignment_toml():
+    """Does assignment.toml load, name the weights file and score accuracy from 70% to 90%?"""
+    assignment = load_assignment(NAME, ROOT)
+    assert assignment.files == ("improved_net.pt",)
+    (band,) = assignment.performance
+    assert (band.predictions, band.metric, band.zero_at, band.full_at) == (
+        "improved_predictions.csv",
+        "accuracy",
+        0.70,
+        0.90,
+    )
+    assert assignment.hidden_data == {"dataset": "fashion-mnist", "split": "test"}
+    assert assignment.limits.total_timeout_s <= 600  # Gradescope's default budget
+
+
+def test_reference_weights_earn_full_marks():
+    """Do the reference weights load into the notebook's class and reach the full-marks accuracy
+    of assignment.toml on the test set?"""
+    from helpers.data import InMemoryLoader, fashion_mnist
+    from helpers.metrics import accuracy
+    from helpers.train import predict
+
+    assert WEIGHTS.stat().st_size < 1_000_000
+    model = _improved_net_class()()
+    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
+    test = fashion_mnist("test")
+    loader = InMemoryLoader(
+        test.images, test.labels, batch_size=1000, device="cpu", mean=(0.286,), std=(0.353,)
+    )
+    (band,) = load_assignment(NAME, ROOT).performance
+    assert accuracy(predict(model, loader, device="cpu"), test.labels) >= band.full_at
+
+
+def _run_notebook(notebook: Path, cwd: Path, env: dict, **parameters) -> nbformat.NotebookNode:
+    """Execute with every cell tagged raises-exception (as the grader does) and return it."""
+    import papermill
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.metadata.setdefault("tags", []).append("raises-exception")
+    tagged = cwd / notebook.name
+    nbformat.write(nb, tagged)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        papermill.execute_notebook(
+            str(tagged), str(cwd / "executed.ipynb"), parameters=parameters, cwd=str(cwd),
+            kernel_name="python3", progress_bar=False,
+        )  # fmt: skip
+    except papermill.PapermillExecutionError:
+        pass  # it ran every cell (raises-exception) and reports the last error; read them all
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nbformat.read(cwd / "executed.ipynb", as_version=4)
+
+
+def _errors(nb) -> dict[str, str]:
+    return {
+        c.metadata["nbgrader"]["grade_id"]: o["ename"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o["output_type"] == "error"
+    }
+
+
+@pytest.mark.slow
+def test_blank_release_raises_only_not_implemented(tmp_path):
+    """Does the blank release run top to bottom (not grading) with only NotImplementedErrors?"""
+    executed = _run_notebook(RELEASE, tmp_path, {"MPLBACKEND": "Agg"}, DEVICE="cpu")
+    errors = _errors(executed)
+    assert errors, "the blank release should stop at the cells left to the student"
+    assert set(errors.values()) == {"NotImplementedError"}, errors
+    assert "train_base_net" not in errors  # the given BaseNet training ran
+
+
+@pytest.mark.slow
+def test_graded_source_records_and_predicts(tmp_path):
+    """Graded with the reference weights, does the source pass every cell, record every test and
+    write predictions that reach the full-marks accuracy on the hidden split?"""
+    from helpers.data.hidden import prepare_hidden_split, read_hidden_labels
+
+    make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_grading_inputs").make_inputs
+    inputs_dir, records, work = tmp_path / "inputs", tmp_path / "records", tmp_path / "work"
+    for folder in (inputs_dir, records, work):
+        folder.mkdir()
+    for name, array in make_inputs(np.random.default_rng(0)).items():
+        np.save(inputs_dir / f"{name}.npy", array, allow_pickle=False)
+    prepare_hidden_split("fashion-mnist", tmp_path / "hidden", tmp_path / "labels", seed=7)
+    shutil.copy(WEIGHTS, work / "improved_net.pt")
+    env = {
+        "KIT_GRADING": "1",
+        "KIT_GRADING_INPUTS": str(inputs_dir),
+        "KIT_RECORD_DIR": str(records),
+        "MPLBACKEND": "Agg",
+    }
+    executed = _run_notebook(
+        SOURCE, work, env, GRADING=True, DEVICE="cpu", DATA_DIR=str(tmp_path / "hidden"),
+        OUTPUT_DIR=str(work / "outputs"),
+    )  # fmt: skip
+    assert _errors(executed) == {}
+    names = [json.loads(line)["name"] for line in (records / "index.jsonl").read_text().split()]
+    assert len(names) == len(set(names)) and len(names) >= 60
+    ids, labels = read_hidden_labels(tmp_path / "labels")
+    with open(work / "outputs" / "improved_predictions.csv", newline="") as f:
+        predicted = {row["id"]: int(row["label"]) for row in csv.DictReader(f)}
+    assert sorted(predicted) == sorted(ids)
+    (band,) = load_assignment(NAME, ROOT).performance
+    hits = [predicted[i] == label for i, label in zip(ids, labels, strict=True)]
+    assert np.mean(hits) >= band.full_at
