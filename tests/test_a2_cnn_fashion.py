@@ -65,12 +65,9 @@ def _generate_release(course: Path) -> Path:
     """Run ``nbgrader generate_assignment`` on a copy of the source in ``course``."""
     shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
     shutil.copy(ROOT / "nbgrader_config.py", course)
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    # nbgrader 0.9.6 saves cells to its gradebook even with no_database=True, so give it one.
     subprocess.run(
-        [VENV_BIN / "nbgrader", "generate_assignment", NAME,
-         "--GenerateAssignment.no_database=False"],
-        cwd=course, env=env, check=True, capture_output=True,
+        [VENV_BIN / "nbgrader", "generate_assignment", NAME],
+        cwd=course, check=True, capture_output=True,
     )  # fmt: skip
     return course / "release" / NAME / f"{NAME}.ipynb"
 
