@@ -253,7 +253,8 @@ def test_graded_source_records_and_predicts(tmp_path):
         OUTPUT_DIR=str(work / "outputs"),
     )  # fmt: skip
     assert _errors(executed) == {}
-    names = [json.loads(line)["name"] for line in (records / "index.jsonl").read_text().split()]
+    index = (records / "index.jsonl").read_text().splitlines()
+    names = [json.loads(line)["name"] for line in index]
     assert len(names) == len(set(names)) and len(names) >= 60
     ids, labels = read_hidden_labels(tmp_path / "labels")
     with open(work / "outputs" / "improved_predictions.csv", newline="") as f:
