@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
@@ -88,7 +87,11 @@ def student_run(out: Path, epochs: int) -> None:
 
 def grading_run(out: Path, assignment_name: str) -> None:
     """Part 2: build the grader, grade three submissions, show them side by side."""
+    import nbformat
+    from nbgrader.utils import is_solution
+
     from autograder import pipeline
+    from autograder.assemble import grade_id
     from autograder.config import load_assignment
     from autograder.report import write_atomic
 
@@ -102,15 +105,22 @@ def grading_run(out: Path, assignment_name: str) -> None:
         (subs / kind).mkdir(parents=True)
         for nb in assignment.notebooks:
             shutil.copy2(folder / nb, subs / kind / nb)
+    # A typical imperfect submission: the solution with every other answer left blank.
+    (subs / "imperfect").mkdir()
+    kinds["imperfect"] = None
+    for nb_name in assignment.notebooks:
+        source = nbformat.read(assignment.source_dir / nb_name, as_version=4)
+        release = nbformat.read(assignment.release_dir / nb_name, as_version=4)
+        blank = {grade_id(c): c.source for c in release.cells if grade_id(c)}
+        answers = [c for c in source.cells if is_solution(c) and c.cell_type == "code"]
+        for cell in answers[1::2]:
+            cell.source = blank[grade_id(cell)]
+        nbformat.write(source, subs / "imperfect" / nb_name)
     reference_files = assignment.config_dir / "reference"
-    imperfect = assignment.config_dir / "demo" / "imperfect"
-    if imperfect.is_dir():
-        shutil.copytree(imperfect, subs / "imperfect")
-        kinds["imperfect"] = imperfect
     for kind in kinds:
         if reference_files.is_dir() and kind != "blank":
             for path in reference_files.iterdir():
-                if not (subs / kind / path.name).exists():
+                if path.name in assignment.files:
                     shutil.copy2(path, subs / kind / path.name)
     results = {}
     for kind in kinds:
@@ -127,8 +137,10 @@ def grading_run(out: Path, assignment_name: str) -> None:
     totals = [f"{r['score']:g}" for r in results.values()]
     print(f"{'total':<{width}} " + " ".join(f"{t:>12}" for t in totals))
     print(f"\nresults.json files: {out / 'results'}/; feedback pages: {out / 'feedback'}/")
-    print(json.dumps(results.get("imperfect", results["blank"])["output"].splitlines()[:6],
-                     indent=1))  # fmt: skip
+    print("\nWhat the imperfect submission is told:")
+    for test in results["imperfect"]["tests"]:
+        if test["status"] != "passed":
+            print(f"  {test['name']}: {test['output'].splitlines()[0][:110]}")
 
 
 def main(argv: list[str] | None = None) -> int:
