@@ -15,6 +15,7 @@ import nbformat
 from autograder.assemble import assemble, grade_id, is_autograded_test
 from autograder.config import Assignment, load_assignment
 from autograder.intake import read_submission
+from autograder.pipeline import describe_failure
 
 __all__ = ["check", "find_assignment"]
 
@@ -77,8 +78,7 @@ def check(notebook: Path, *, root: Path | None = None) -> int:
         if index in result.not_run:
             print(f"  not run  {gid}: {result.not_run[index]}")
         elif index in result.failures:
-            failure = result.failures[index]
-            print(f"  FAILED   {gid}: {failure.ename}: {failure.evalue}")
+            print(f"  FAILED   {gid}: {describe_failure(result.failures[index])}")
         else:
             print(f"  ran      {gid} (hidden tests will run too when graded)")
     for line in problems:

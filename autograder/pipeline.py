@@ -98,6 +98,13 @@ def _drop_untrusted_links(folder: Path) -> None:
             path.unlink()
 
 
+def describe_failure(failure) -> str:
+    """ "raised ValueError: shapes differ", said so that an unanswered part reads as one."""
+    if failure.ename == "NotImplementedError" and not failure.evalue.strip():
+        return "raised NotImplementedError: the code it tests is not written yet."
+    return f"raised {failure.ename}: {failure.evalue}".strip()
+
+
 def _cell_outcomes(result, executed) -> tuple[dict[str, str], dict[str, str]]:
     """Map the executor's per-cell findings to grade_ids."""
     errors, not_run = {}, {}
@@ -108,8 +115,7 @@ def _cell_outcomes(result, executed) -> tuple[dict[str, str], dict[str, str]]:
         if index in result.not_run:
             not_run[gid] = result.not_run[index].message
         elif index in result.failures:
-            failure = result.failures[index]
-            errors[gid] = f"The cell raised {failure.ename}: {failure.evalue}".strip()
+            errors[gid] = f"The cell {describe_failure(result.failures[index])}"
     return errors, not_run
 
 

@@ -61,7 +61,9 @@ def test_correct_submission_gets_full_marks(kit, tmp_path):
 def test_blank_release_gets_zero_with_a_reason(kit, tmp_path):
     results = grade(kit, toy.student(tmp_path / "toy.ipynb"))
     assert results["score"] == 0
-    assert "NotImplementedError" in by_name(results)["q1_tests"]["output"]
+    assert by_name(results)["q1_tests"]["output"] == (
+        "The cell raised NotImplementedError: the code it tests is not written yet."
+    )
 
 
 def test_a_crash_in_part_one_keeps_part_two_points(kit, tmp_path):
@@ -257,3 +259,22 @@ def test_without_isolation_grading_works_and_says_so(kit, tmp_path):
     results = grade(kit, toy.student(tmp_path / "toy.ipynb", **SOLVED), isolate=False)
     assert results["score"] == 5
     assert "Grader: isolation is off" in results["output"]
+
+
+def test_check_tells_a_student_what_the_grader_will_think(kit, tmp_path, capsys):
+    """Does `check` run the visible tests and flag an edited test cell, without hidden data?"""
+    from autograder.check import check
+
+    assignment, _ = kit
+    good = toy.student(tmp_path / "good" / "toy.ipynb", **SOLVED)
+    assert check(good, root=assignment.root) == 0
+    out = capsys.readouterr().out
+    assert "ran      q1_tests" in out and "Ready to submit." in out
+    bad = toy.student(tmp_path / "bad" / "toy.ipynb", q1=SOLVED["q1"])
+    nb = nbformat.read(bad, as_version=4)
+    nb.cells[4].source += "\nprint('changed')"
+    nbformat.write(nb, bad)
+    assert check(bad, root=assignment.root) == 1
+    out = capsys.readouterr().out
+    assert "FAILED   q2_tests: raised NotImplementedError: the code it tests is not written" in out
+    assert "Cell 'q1_tests' was edited; restored from source." in out
