@@ -102,6 +102,10 @@ STDERR_KEEP_BYTES = 64 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 
 
+#: Folders the isolated kernel gets fresh and empty (a tmpfs each).
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+
+
 class IsolationUnavailableError(RuntimeError):
     """Isolation was required (``isolate=True``) but this machine cannot provide it."""
 
@@ -281,6 +285,7 @@ def _paths_the_kernel_needs() -> list[Path]:
     spec = importlib.util.find_spec("helpers")  # the package students import
     if spec is not None and spec.submodule_search_locations:
         needed += [Path(p) for p in spec.submodule_search_locations]
+    needed.append(Path(__file__).resolve().parent)  # autograder.record, which test cells import
     return [Path(os.path.realpath(p)) for p in needed]
 
 
@@ -498,11 +503,18 @@ class KernelSandbox:
             "cwd": str(self.workdir),
             "env": self._kernel_environment(),
             "hide": [str(p) for p in self.hidden],
-            "keep": [str(self.workdir), str(self.kernel_dir)],
-            "private_tmp": ["/tmp", "/var/tmp", "/dev/shm"],
+            "keep": [str(self.workdir), str(self.kernel_dir), *self._needed_under(PRIVATE_TMP)],
+            "private_tmp": list(PRIVATE_TMP),
             "tmp_size_mb": max(64, lim.memory_mb // 2) if lim.memory_mb else None,
             "rlimits": rlimits,
         }
+
+    @staticmethod
+    def _needed_under(folders: Sequence[str]) -> list[str]:
+        """What the kernel needs (its venv, the kit's packages) that lies in a folder the sandbox
+        covers with a private tmpfs, e.g. a checkout under /tmp: bound back in, like workdir."""
+        needed = {str(p) for p in _paths_the_kernel_needs() if p.is_dir()}
+        return sorted(p for p in needed if any(_is_under(Path(p), Path(f)) for f in folders))
 
     def _kernel_environment(self) -> dict[str, str]:
         """The kernel's whole environment: the grader's is not passed on (it may hold secrets)."""
