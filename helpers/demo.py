@@ -140,7 +140,7 @@ def grading_run(out: Path, assignment_name: str) -> None:
     print("\nWhat the imperfect submission is told:")
     for test in results["imperfect"]["tests"]:
         if test["status"] != "passed":
-            print(f"  {test['name']}: {test['output'].splitlines()[0][:110]}")
+            print(f"  {test['name']}: {test['output'].splitlines()[0]}")
 
 
 def main(argv: list[str] | None = None) -> int:
