@@ -25,6 +25,8 @@ A complete example, with every key and its default (only ``[assignment]`` is req
     split = "test"
     seed = 12345
     limit = 0                              # 0 = the whole split
+    # VOC-style data also: root = "data/voc" (relative to the kit's root), task =
+    # "classification" | "segmentation", difficult = "positive" | "ignore", superclasses = false
 
     [[performance]]                        # one table per scored prediction file
     name = "Improved network: accuracy on the hidden test set"
@@ -197,8 +199,9 @@ def load_assignment(name: str, root: str | Path | None = None) -> Assignment:
             )
     hidden = data.get("hidden_data")
     if hidden is not None:
-        _take(hidden, {"dataset": str, "split": str, "seed": int, "limit": int},
-              "hidden_data", path)  # fmt: skip
+        known = {"dataset": str, "split": str, "seed": int, "limit": int, "root": str,
+                 "task": str, "difficult": str, "superclasses": bool}  # fmt: skip
+        _take(hidden, known, "hidden_data", path)
     performance = []
     for i, table in enumerate(data.get("performance", [])):
         where = f"performance {i + 1}"

@@ -217,6 +217,8 @@ def _hidden_data(assignment: Assignment, target: Path) -> None:
     spec = dict(assignment.hidden_data)
     dataset = spec.pop("dataset")
     limit = spec.pop("limit", 0) or None
+    if "root" in spec:  # relative to the kit's root, like every other path in the config
+        spec["root"] = assignment.root / spec["root"]
     prepare_hidden_split(dataset, target / "inputs", target / "labels", limit=limit, **spec)
 
 
