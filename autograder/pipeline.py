@@ -99,7 +99,8 @@ def _drop_untrusted_links(folder: Path) -> None:
 
 
 def describe_failure(failure) -> str:
-    """ "raised ValueError: shapes differ", said so that an unanswered part reads as one."""
+    """How a cell failed, e.g. 'raised ValueError: shapes differ'; an unanswered part (a bare
+    NotImplementedError from the release's stub) says so in words."""
     if failure.ename == "NotImplementedError" and not failure.evalue.strip():
         return "raised NotImplementedError: the code it tests is not written yet."
     return f"raised {failure.ename}: {failure.evalue}".strip()
@@ -168,6 +169,8 @@ def run_notebook(
     }
     root = assignment.root
     hide = [bundle, private, root / "source", root / "assignments", root / "build", root / ".git"]
+    # KIT_HIDE: more paths to keep from the kernel (e.g. an instructor's other courses),
+    # separated like PATH.
     hide += [Path(p) for p in os.environ.get("KIT_HIDE", "").split(os.pathsep) if p]
     started = time.monotonic()
     result = execute_notebook(
