@@ -164,7 +164,7 @@ def test_assignment_toml():
 
 def test_reference_weights_earn_full_marks():
     """Do the reference weights load into the notebook's class and reach the full-marks accuracy
-    of assignment.toml on the test set?"""
+    of assignment.toml, and the 92.5 % the course asks of the reference, on the test set?"""
     from helpers.data import InMemoryLoader, fashion_mnist
     from helpers.metrics import accuracy
     from helpers.train import predict
@@ -177,7 +177,8 @@ def test_reference_weights_earn_full_marks():
         test.images, test.labels, batch_size=1000, device="cpu", mean=(0.286,), std=(0.353,)
     )
     (band,) = load_assignment(NAME, ROOT).performance
-    assert accuracy(predict(model, loader, device="cpu"), test.labels) >= band.full_at
+    reached = accuracy(predict(model, loader, device="cpu"), test.labels)
+    assert reached >= max(band.full_at, 0.925), reached
 
 
 def _run_notebook(notebook: Path, cwd: Path, env: dict, **parameters) -> nbformat.NotebookNode:

@@ -27,7 +27,7 @@ from helpers.train import fit, predict, seed_everything
 
 HERE = Path(__file__).resolve().parent
 MEAN, STD = (0.286,), (0.353,)
-EPOCHS = 6
+EPOCHS = 13
 BATCH_SIZE = 256
 MAX_LR = 4e-3
 WEIGHT_DECAY = 5e-4
