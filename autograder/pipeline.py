@@ -41,7 +41,15 @@ from autograder.score import (
     score_test_cell,
 )
 
-__all__ = ["BuildError", "Graded", "build", "bundle_dir", "grade", "resolve_device"]
+__all__ = [
+    "BuildError",
+    "Graded",
+    "build",
+    "bundle_dir",
+    "grade",
+    "resolve_device",
+    "write_submission",
+]
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 
@@ -327,6 +335,23 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
 
 # --------------------------------------------------------------------------------------------
 # grade
+
+
+def write_submission(
+    assignment: Assignment, folder: Path, notebooks_from: Path, *, reference_files: bool
+) -> Path:
+    """Make a submission folder from the assignment's own notebooks (``source_dir`` for the
+    solution, ``release_dir`` for the blank one) and, with ``reference_files``, the files of
+    ``assignments/<a>/reference/`` that ``[assignment] files`` names (e.g. trained weights)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in assignment.notebooks:
+        shutil.copy2(notebooks_from / name, folder / name)
+    reference = assignment.config_dir / "reference"
+    if reference_files:
+        for name in assignment.files:
+            if (reference / name).is_file():
+                shutil.copy2(reference / name, folder / name)
+    return folder
 
 
 @dataclass

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,14 +120,10 @@ def verify(assignment: Assignment, *, device: str = "auto", isolate: bool | None
     report(True, f"the source solution passes its own {len(summary['tests'])} tests")
 
     with tempfile.TemporaryDirectory() as tmp:
-        submission = Path(tmp) / "source-as-submission"
-        submission.mkdir()
-        for name in assignment.notebooks:
-            shutil.copy2(assignment.source_dir / name, submission / name)
-        reference = assignment.config_dir / "reference"
-        if reference.is_dir():
-            for path in reference.iterdir():
-                shutil.copy2(path, submission / path.name)
+        submission = pipeline.write_submission(
+            assignment, Path(tmp) / "source-as-submission", assignment.source_dir,
+            reference_files=True,
+        )  # fmt: skip
         results = pipeline.grade(assignment, submission, device=device, isolate=isolate).results
         short = [f"{t['name']}: {t['output'].splitlines()[0] if t['output'] else ''}"
                  for t in results["tests"] if t["score"] < t["max_score"]]  # fmt: skip
@@ -136,10 +131,9 @@ def verify(assignment: Assignment, *, device: str = "auto", isolate: bool | None
         report(not short, f"the source gets full marks ({results['score']:g} of {possible:g})",
                short)  # fmt: skip
 
-        blank = Path(tmp) / "blank"
-        blank.mkdir()
-        for name in assignment.notebooks:
-            shutil.copy2(assignment.release_dir / name, blank / name)
+        blank = pipeline.write_submission(
+            assignment, Path(tmp) / "blank", assignment.release_dir, reference_files=False
+        )
         results = pipeline.grade(assignment, blank, device=device, isolate=isolate).results
         scored = [f"{t['name']}: {t['score']:g} points" for t in results["tests"]
                   if t["score"] > 0]  # fmt: skip

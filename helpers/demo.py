@@ -100,14 +100,14 @@ def grading_run(out: Path, assignment_name: str) -> None:
     pipeline.build(assignment)
     subs = out / "submissions"
     shutil.rmtree(subs, ignore_errors=True)
-    kinds = {"reference": assignment.source_dir, "blank": assignment.release_dir}
-    for kind, folder in kinds.items():
-        (subs / kind).mkdir(parents=True)
-        for nb in assignment.notebooks:
-            shutil.copy2(folder / nb, subs / kind / nb)
+    kinds = ("reference", "blank", "imperfect")
+    pipeline.write_submission(assignment, subs / "reference", assignment.source_dir,
+                              reference_files=True)  # fmt: skip
+    pipeline.write_submission(assignment, subs / "blank", assignment.release_dir,
+                              reference_files=False)  # fmt: skip
     # A typical imperfect submission: the solution with every other answer left blank.
-    (subs / "imperfect").mkdir()
-    kinds["imperfect"] = None
+    pipeline.write_submission(assignment, subs / "imperfect", assignment.source_dir,
+                              reference_files=True)  # fmt: skip
     for nb_name in assignment.notebooks:
         source = nbformat.read(assignment.source_dir / nb_name, as_version=4)
         release = nbformat.read(assignment.release_dir / nb_name, as_version=4)
@@ -116,12 +116,6 @@ def grading_run(out: Path, assignment_name: str) -> None:
         for cell in answers[1::2]:
             cell.source = blank[grade_id(cell)]
         nbformat.write(source, subs / "imperfect" / nb_name)
-    reference_files = assignment.config_dir / "reference"
-    for kind in kinds:
-        if reference_files.is_dir() and kind != "blank":
-            for path in reference_files.iterdir():
-                if path.name in assignment.files:
-                    shutil.copy2(path, subs / kind / path.name)
     results = {}
     for kind in kinds:
         graded = pipeline.grade(assignment, subs / kind, feedback_dir=out / "feedback" / kind)
