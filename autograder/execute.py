@@ -637,7 +637,7 @@ def execute_notebook(
     hide: Sequence[Path] = (),
     isolate: bool | None = None,
     output_path: Path | None = None,
-    kernel_user: str = sandbox.DEFAULT_KERNEL_USER,
+    kernel_user: str | None = None,
 ) -> ExecutionResult:
     """Run ``notebook`` in a sandboxed kernel with papermill; see the module docstring.
 
@@ -648,7 +648,7 @@ def execute_notebook(
     began = time.monotonic()
     limits = limits or Limits()
     deadline = began + limits.total_timeout_s
-    isolation = sandbox.plan_isolation(isolate, kernel_user)
+    isolation = sandbox.plan_isolation(isolate, kernel_user or sandbox.DEFAULT_KERNEL_USER)
     if not isolation.enabled:
         log.warning("kit grader: %s", isolation.describe())
     nb, positions = _prepare(notebook, parameters)
