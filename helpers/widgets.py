@@ -29,16 +29,9 @@ from matplotlib.figure import Figure
 
 # The private helpers are shared on purpose: the browser must draw and read labels exactly as the
 # plots do.
-from helpers.plots import (
-    ArrayLike,
-    ImageLabels,
-    _draw_labelled_image,
-    _image_list,
-    _names,
-    _num_classes,
-    _to_numpy,
-    image_labels,
-)
+from helpers.plots.convert import ArrayLike, _image_list, _to_numpy
+from helpers.plots.image_grid import _draw_labelled_image
+from helpers.plots.labels import ImageLabels, _names, _num_classes, image_labels
 
 __all__ = [
     "PredictionBrowser",

@@ -16,6 +16,7 @@ from PIL import Image
 from helpers import plots
 from helpers.data import CLASSES
 from helpers.history import History
+from helpers.plots import _style
 
 FASHION = list(CLASSES)  # Fashion-MNIST's ten class names
 VOC20 = list(plots.VOC_SEGMENTATION_CLASSES[1:])
@@ -74,13 +75,28 @@ def test_import_keeps_jupyter_inline_backend():
     assert run.stdout.strip() == inline
 
 
+@pytest.mark.parametrize("module", ["helpers.plots", "helpers.plots.segmentation"])
+def test_headless_import_of_any_plot_module_picks_agg(module, tmp_path):
+    """Imported on its own in a fresh headless process, does any plotting module choose Agg
+    before pyplot loads (so a grading container can save figures)?"""
+    env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
+    env.pop("MPLBACKEND", None)
+    env["MPLCONFIGDIR"] = str(tmp_path)  # no user matplotlibrc choosing a backend
+    code = f"import matplotlib, {module}; print(matplotlib.rcParams._get_backend_or_none())"
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().lower() == "agg"
+
+
 @pytest.fixture
 def backend_calls(monkeypatch):
     """Run the import-time backend rule as in a fresh process; record what it asks matplotlib."""
     calls = []
-    monkeypatch.setattr(plots.matplotlib, "use", lambda name, **_: calls.append(name))
+    monkeypatch.setattr(_style.matplotlib, "use", lambda name, **_: calls.append(name))
     monkeypatch.delitem(sys.modules, "matplotlib.pyplot")
-    monkeypatch.setattr(plots.matplotlib.rcParams, "_get_backend_or_none", lambda: None)
+    monkeypatch.setattr(_style.matplotlib.rcParams, "_get_backend_or_none", lambda: None)
     for name in ("MPLBACKEND", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
@@ -89,17 +105,17 @@ def backend_calls(monkeypatch):
 
 def test_headless_import_picks_agg(backend_calls):
     """On Linux with no display and no backend chosen, does the import pick Agg?"""
-    plots._use_agg_when_headless()
+    _style._use_agg_when_headless()
     assert backend_calls == ["Agg"]
 
 
 def test_import_with_a_display_leaves_the_choice_to_matplotlib(backend_calls, monkeypatch):
     """With a display, or a backend already chosen, is the backend left alone?"""
     monkeypatch.setenv("DISPLAY", ":0")
-    plots._use_agg_when_headless()
+    _style._use_agg_when_headless()
     monkeypatch.delenv("DISPLAY")
     monkeypatch.setenv("MPLBACKEND", "pdf")
-    plots._use_agg_when_headless()
+    _style._use_agg_when_headless()
     assert backend_calls == []
 
 

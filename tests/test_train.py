@@ -12,7 +12,6 @@ from helpers.experiments import ExperimentLog, ablation_table
 from helpers.history import History
 from helpers.train import (
     Metric,
-    _to_device,
     evaluate,
     fit,
     pick_device,
@@ -20,6 +19,7 @@ from helpers.train import (
     progress_enabled,
     seed_everything,
 )
+from helpers.train.batches import _to_device
 
 CENTRES = torch.tensor([[2.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 2.0, 0]])
 
