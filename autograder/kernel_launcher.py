@@ -361,30 +361,59 @@ def census(kernel: int) -> list[dict[str, object]]:
     return found
 
 
-def run_init(settings: dict, connection_file: str, census_fd: int | None) -> None:
+def run_init(
+    settings: dict, connection_file: str, census_fd: int | None, grader_fd: int | None
+) -> None:
     """Process 1 of the new PID namespace: mount its ``/proc``, start the kernel, reap, report.
 
-    Never returns: exits with the kernel's status once the kernel has exited.
+    Init leaves the kernel's process group once the kernel is forked, so the kernel manager's
+    ``SIGKILL`` to that group ends the kernel and the launcher but not init: init then writes
+    the census (see :func:`census`) and exits, which ends the rest of the namespace. It also
+    exits, without a census, when the grader (``grader_fd``, a pidfd) is gone. Meanwhile it
+    collects every orphan that exits (zombies would count against the user's process limit).
+    Never returns.
     """
-    _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
     # hidepid=2: a process of the kernel user cannot even see that init (root) exists.
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+    wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_write)  # SIGCHLD wakes the select below
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    if grader_fd is None:  # no pidfd (Linux < 5.3): die with the launcher instead
+        _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
     kernel = os.fork()
     if kernel == 0:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # ipykernel installs its own handler
         become_kernel(settings, connection_file)
-    status = 0
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        if pid == kernel:
-            break
+    if grader_fd is not None:
+        os.setpgid(0, 0)
+    status = None
+    watched = [wake_read] + ([grader_fd] if grader_fd is not None else [])
+    while status is None:
+        ready, _, _ = select.select(watched, [], [], 1.0)
+        if grader_fd in ready:
+            os._exit(137)  # the grader is gone: end the namespace now
+        while True:  # drain the wake-up pipe, then collect every exited child
+            try:
+                if not os.read(wake_read, 512):
+                    break
+            except BlockingIOError:
+                break
+        while True:
+            try:
+                pid, code = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                status = status if status is not None else 0
+                break
+            if pid == 0:
+                break
+            if pid == kernel:
+                status = code
     if census_fd is not None:
         try:
             lines = "".join(json.dumps(p) + "\n" for p in census(kernel))
-            os.write(census_fd, lines.encode("utf-8"))
+            os.write(census_fd, (lines + '{"end": true}\n').encode("utf-8"))
         except OSError as exc:
             print(f"kit-grader launcher: census not written: {exc}", file=sys.stderr)
     os._exit(_exit_status(status))  # as PID 1: ends every process left in the namespace
@@ -425,13 +454,19 @@ def launch(settings: dict, connection_file: str) -> int:
     except OSError as exc:  # local sockets only; the kernel itself talks over IPC sockets
         print(f"kit-grader launcher: loopback stays down: {exc}", file=sys.stderr)
     census_fd = build_mounts(settings)
+    try:  # opened here, where the grader's pid is visible; init inherits it
+        grader_fd = os.pidfd_open(os.getppid())
+    except (AttributeError, OSError):
+        grader_fd = None
+    if census_fd is not None:  # the grader waits for as many ends as there were begins
+        os.write(census_fd, b'{"begin": true}\n')
     # Ignored before the fork, so an interrupt never reaches init's Python as KeyboardInterrupt;
     # the kernel's process puts the default back before it starts ipykernel.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     init = os.fork()
     if init == 0:
         try:
-            run_init(settings, connection_file, census_fd)
+            run_init(settings, connection_file, census_fd, grader_fd)
         except BaseException as exc:  # whatever happened: say it, then exit
             print(f"kit-grader launcher: {exc}", file=sys.stderr)
         finally:

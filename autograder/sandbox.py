@@ -490,6 +490,7 @@ class KernelSandbox:
     cgroup: MemoryCgroup | None = field(init=False, default=None)
     _home: contextlib.ExitStack | None = field(init=False, default=None)
     _census_read: int = field(init=False, default=0)
+    _census_open: int = field(init=False, default=0)
 
     # ------------------------------------------------------------------ set-up and tear-down
     def __enter__(self) -> KernelSandbox:
@@ -869,13 +870,16 @@ class KernelSandbox:
         kernels' orphans, so it can collect them even where PID 1 never does).
         Raises RuntimeError if some process is still alive after ``timeout_s``.
         """
-        live, _ = self._scan()
-        reported = self._read_census()
-        reported += [
-            ReapedProcess(p.pid, _safe(p.name)[:15], _safe(p.status))
-            for p in live
-            if _safe(lambda p=p: os.getpgid(p.pid)) != kernel_pgid
-        ]
+        if self.isolation.namespaces:
+            # Every process of the run was in its PID namespace: init's census names them all.
+            reported = self._read_census()
+        else:
+            live, _ = self._scan()
+            reported = [
+                ReapedProcess(p.pid, _safe(p.name)[:15], _safe(p.status))
+                for p in live
+                if _safe(lambda p=p: os.getpgid(p.pid)) != kernel_pgid
+            ]
         deadline = time.monotonic() + timeout_s
         zombie_deadline = time.monotonic() + min(timeout_s, 3.0)
         while True:
@@ -905,33 +909,42 @@ class KernelSandbox:
                 return reported
             time.sleep(0.01)
 
-    def _read_census(self) -> list[ReapedProcess]:
-        """Processes the namespace's init found still running when a kernel exited, not yet read.
+    def _read_census(self, timeout_s: float = 3.0) -> list[ReapedProcess]:
+        """Processes a namespace's init found still running when its kernel exited (not yet read).
 
-        The file is root's (the kernel user cannot write it); its entries still come from the
-        student's processes, so each is checked and cut to size, and at most
-        ``CENSUS_MAX_BYTES`` are read.
+        Each launch writes ``{"begin": true}`` before it forks init, and init ``{"end": true}``
+        after its census: this waits (up to ``timeout_s``) until every begun census has ended,
+        since the kernel manager sees the kernel gone before init has written. The file is
+        root's (the kernel user cannot write it); its entries still describe the student's
+        processes, so each is checked and cut to size, and at most ``CENSUS_MAX_BYTES`` are read
+        per call.
         """
-        if not self.isolation.namespaces:
-            return []
-        try:
-            with open(self.base / "census", "rb") as f:
-                f.seek(self._census_read)
-                data = f.read(CENSUS_MAX_BYTES)
-        except OSError:
-            return []
-        whole = data[: data.rfind(b"\n") + 1]
-        self._census_read += len(whole)
-        found = []
-        for line in whole.splitlines():
+        found: list[ReapedProcess] = []
+        deadline = time.monotonic() + timeout_s
+        while True:
             try:
-                entry = json.loads(line)
-                pid, name, state = int(entry["pid"]), str(entry["name"]), str(entry["state"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            if entry.get("escaped"):
-                found.append(ReapedProcess(pid, name[:15], state[:1]))
-        return found
+                with open(self.base / "census", "rb") as f:
+                    f.seek(self._census_read)
+                    data = f.read(CENSUS_MAX_BYTES)
+            except OSError:
+                return found
+            whole = data[: data.rfind(b"\n") + 1]
+            self._census_read += len(whole)
+            for line in whole.splitlines():
+                try:
+                    entry = json.loads(line)
+                    if entry.get("begin") or entry.get("end"):
+                        self._census_open += 1 if entry.get("begin") else -1
+                        continue
+                    pid, name, state = int(entry["pid"]), str(entry["name"]), str(entry["state"])
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+                if entry.get("escaped"):
+                    found.append(ReapedProcess(pid, name[:15], state[:1]))
+            if self._census_open <= 0 or time.monotonic() > deadline:
+                self._census_open = 0  # an init that was killed never writes its end
+                return found
+            time.sleep(0.01)
 
     def _own_root_zombies(self) -> list[psutil.Process]:
         """Zombie children of the grader owned by root: a namespace's init, when the launcher
