@@ -789,17 +789,7 @@ class KernelSandbox:
         total = 0
         for pid in pids:
             if self.isolation.namespaces and pid == pids[0]:
-                for place in sorted({*PRIVATE_TMP, *world_writable_folders()}):
-                    try:
-                        root = f"/proc/{pid}/root{place}"
-                        dev = os.stat(root).st_dev
-                        if dev in seen_mounts:
-                            continue
-                        seen_mounts.add(dev)
-                        fs = os.statvfs(root)
-                        total += (fs.f_blocks - fs.f_bfree) * fs.f_frsize
-                    except OSError:
-                        continue
+                total += self._private_tmpfs_bytes(pid, seen_mounts)
             try:
                 fds = os.listdir(f"/proc/{pid}/fd")
             except OSError:
@@ -818,6 +808,37 @@ class KernelSandbox:
                 seen_files.add(key)
                 total += info.st_blocks * 512
         return total / 2**20
+
+    @staticmethod
+    def _private_tmpfs_bytes(pid: int, seen_mounts: set[int]) -> int:
+        """Bytes held in the run's private tmpfs mounts, as process ``pid`` of the run sees them.
+
+        The mounts are taken from the process's own ``mountinfo`` (real mount points, tmpfs
+        only), never by resolving a path: a link there would lead back into the host's tree.
+        """
+        private = {*PRIVATE_TMP, *world_writable_folders()}
+        total = 0
+        try:
+            with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return 0
+        for line in lines:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            if len(fields) < 5 or not right.startswith("tmpfs ") or fields[4] not in private:
+                continue
+            try:
+                where = f"/proc/{pid}/root{fields[4]}"
+                dev = os.stat(where, follow_symlinks=False).st_dev
+                if dev in seen_mounts:
+                    continue
+                seen_mounts.add(dev)
+                fs = os.statvfs(where)
+                total += (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+            except OSError:
+                continue
+        return total
 
     def _kernel_pids(self, kernel_pid: int) -> list[int]:
         if self.isolation.enabled:

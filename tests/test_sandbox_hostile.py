@@ -240,9 +240,20 @@ def host_shm_used() -> int:
 
 
 @needs_root
-def test_memory_written_into_memfds_and_dev_shm_counts_against_the_limit(tmp_path):
+@pytest.mark.parametrize("cgroup", [True, False], ids=["cgroup", "no-cgroup"])
+def test_memory_written_into_memfds_and_dev_shm_counts_against_the_limit(
+    tmp_path, monkeypatch, cgroup
+):
     """Is a kernel that writes far past its memory limit into memfds and /dev/shm (memory no
-    process maps) stopped with the out-of-memory message, leaving nothing in the host?"""
+    process maps) stopped with the out-of-memory message, leaving nothing in the host, both
+    where a memory cgroup counts it and where the watcher has to find it itself?"""
+    if cgroup:
+        probe = sandbox.create_memory_cgroup("kit-probe-" + os.urandom(4).hex(), 64)
+        if probe is None:
+            pytest.skip("no writable memory cgroup here")
+        probe.remove()
+    else:
+        monkeypatch.setattr(sandbox, "create_memory_cgroup", lambda name, limit_mb: None)
     limits = Limits(
         cell_timeout_s=30, total_timeout_s=90, interrupt_grace_s=1, memory_mb=400, max_restarts=1
     )
