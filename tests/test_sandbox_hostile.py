@@ -377,3 +377,33 @@ def test_a_capped_folder_says_so_where_mounting_is_refused(tmp_path, monkeypatch
         assert not folder.capped and folder.reason == "Operation not permitted"
         (folder.path / "f").write_text("x")
     assert not (tmp_path / "cap").exists()
+
+
+@needs_root
+def test_an_oom_kill_in_the_runs_cgroup_reads_as_the_memory_limit(tmp_path):
+    """When memory grows faster than the watcher polls and the kernel's OOM killer ends the
+    kernel inside the run's cgroup, is that reported as the memory limit, not as a crash?"""
+    probe = sandbox.create_memory_cgroup("kit-probe-" + os.urandom(4).hex(), 64)
+    if probe is None:
+        pytest.skip("no writable memory cgroup here")
+    probe.remove()
+    limits = Limits(cell_timeout_s=30, total_timeout_s=90, memory_mb=300, max_restarts=1)
+    result = run(
+        notebook(
+            """\
+            import mmap, os
+            fd = os.memfd_create("fast")
+            os.ftruncate(fd, 2 << 30)
+            pages = mmap.mmap(fd, 2 << 30)  # shared: not counted by RLIMIT_DATA
+            for i in range(0, 2 << 30, 4096):
+                pages[i] = 1
+            print("touched 2 GB")
+            """,
+            "print('after')",
+        ),
+        tmp_path,
+        limits=limits,
+    )
+    assert [d.cause for d in result.kernel_deaths] == ["memory"], result.kernel_deaths
+    assert result.notices[0].startswith("Cell 2 used more than the 300 MB memory limit")
+    assert "touched 2 GB" not in printed(result) and "after" in printed(result)
