@@ -70,11 +70,10 @@ def capped_folder(
     the tmpfs is unmounted (its files vanish with it, whatever their number or depth) and the
     folder removed. Where mounting is refused (not root, no CAP_SYS_ADMIN), the folder is an
     ordinary one: ``capped`` is False, ``reason`` says why and a warning is logged; the caller
-    decides whether that is acceptable.
+    decides whether that is acceptable. Use::
 
-    >>> with capped_folder(Path("/nonexistent-parent/x"), 8) as f:  # doctest: +SKIP
-    ...     f.capped
-    True
+        with capped_folder(work / "student", limits.disk_mb, uid=uid, gid=gid) as folder:
+            ...  # the kernel writes under folder.path; ENOSPC past disk_mb
     """
     if size_mb <= 0:
         raise ValueError(f"capped_folder: size_mb must be a positive number of MB, got {size_mb}.")

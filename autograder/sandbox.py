@@ -897,7 +897,7 @@ class KernelSandbox:
         else:
             live, _ = self._scan()
             reported = [
-                ReapedProcess(p.pid, _safe(p.name)[:15], _safe(p.status))
+                ReapedProcess(p.pid, _printable(_safe(p.name)), _safe(p.status))
                 for p in live
                 if _safe(lambda p=p: os.getpgid(p.pid)) != kernel_pgid
             ]
@@ -961,7 +961,7 @@ class KernelSandbox:
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue
                 if entry.get("escaped"):
-                    found.append(ReapedProcess(pid, name[:15], state[:1]))
+                    found.append(ReapedProcess(pid, _printable(name), state[:1]))
             if self._census_open <= 0 or time.monotonic() > deadline:
                 self._census_open = 0  # an init that was killed never writes its end
                 return found
@@ -1001,6 +1001,18 @@ class KernelSandbox:
             if env.get(TOKEN_VARIABLE) == self.token:
                 live.append(p)
         return live, zombies
+
+
+def _printable(name: str) -> str:
+    """A process's short name as a report may show it: 15 printable characters at most.
+
+    The student chooses it (``prctl(PR_SET_NAME)``): no control character or escape code
+    reaches the results.
+
+    >>> _printable("evil\\x1b[31m\\nname-longer-than-15")
+    'evil?[31m?name-'
+    """
+    return "".join(c if c.isprintable() else "?" for c in name[:15])
 
 
 def _safe(getter, default=""):
