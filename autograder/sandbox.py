@@ -32,7 +32,8 @@
      every page the run holds there, tmpfs files, memfds and SysV shared memory included. The
      executor polls its anonymous + shared memory every 0.2 s (:meth:`KernelSandbox.memory_use_mb`)
      and stops the kernel past ``memory_mb`` with the out-of-memory message; an OOM kill inside
-     the cgroup (an allocation faster than the poll) reads as the same message.
+     the cgroup (an allocation faster than the poll) reads as the same message. The launcher and
+     the namespace's init (two small Python processes, about 22 MB together) count there too.
      Without a cgroup, the executor sums over the kernel's processes their resident anonymous
      memory and the larger of their mapped shared memory and the shared-memory files they hold
      (memfds found through ``/proc/PID/fd``, the run's private tmpfs mounts): ``/proc/PID/status``
@@ -238,7 +239,13 @@ def world_writable_folders() -> tuple[str, ...]:
     nothing one submission leaves there is read by the next. Sub-folders of one found are not
     listed (``-prune``): the tmpfs covers them.
     """
-    roots = [r for r in _WRITABLE_SEARCH_ROOTS if os.path.isdir(r)]
+    root_dev = os.stat("/").st_dev
+    # "/" and each separate mount among the others: one on the root file system is walked once.
+    roots = ["/"] + [
+        r
+        for r in _WRITABLE_SEARCH_ROOTS[1:]
+        if os.path.isdir(r) and not os.path.islink(r) and os.stat(r).st_dev != root_dev
+    ]
     find = shutil.which("find", path="/usr/bin:/bin")
     if find is None:  # pragma: no cover - every Linux has it
         return ()
