@@ -32,7 +32,7 @@ USER = sandbox.DEFAULT_KERNEL_USER
 LIMITS = Limits(
     cell_timeout_s=20, total_timeout_s=90, interrupt_grace_s=1, memory_mb=1024, max_processes=64
 )
-#: SysV keys the planting notebook uses ("kit" in ASCII, and one more).
+#: SysV keys the planting notebook uses ("kit" in ASCII, and one more; semaphores share it).
 SHM_KEY, MSG_KEY = 0x6B6974, 0x6B6975
 KEY_DESCRIPTION = b"kit-planted-key"
 
@@ -106,6 +106,10 @@ def remove_host_leftovers() -> None:
     msg = libc.msgget(MSG_KEY, 0)
     if msg >= 0:
         libc.msgctl(msg, 0, None)
+    sem = libc.semget(MSG_KEY, 0, 0)
+    if sem >= 0:
+        libc.semctl(sem, 0, 0)  # IPC_RMID
+    libc.mq_unlink(b"/kit-planted")
     Path("/run/lock/kit-planted").unlink(missing_ok=True)
     if os.uname().machine == "x86_64":
         as_kernel_user(lambda: libc.syscall(250, 7, -4))  # keyctl(KEYCTL_CLEAR, user keyring)
@@ -131,6 +135,8 @@ import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 print("shm", libc.shmget({shm}, 2 << 20, 0o1000 | 0o666) >= 0)
 print("msg", libc.msgget({msg}, 0o1000 | 0o666) >= 0)
+print("sem", libc.semget({msg}, 1, 0o1000 | 0o666) >= 0)
+print("mq", libc.mq_open(b"/kit-planted", os.O_CREAT | os.O_RDWR, 0o666, None) >= 0)
 for place in ("/run/lock", "/var/tmp", "/dev/shm", {ww!r}):
     try:
         with open(os.path.join(place, "kit-planted"), "w") as f:
@@ -147,6 +153,8 @@ import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 print("shm seen", libc.shmget({shm}, 0, 0) >= 0)
 print("msg seen", libc.msgget({msg}, 0) >= 0)
+print("sem seen", libc.semget({msg}, 0, 0) >= 0)
+print("mq seen", libc.mq_open(b"/kit-planted", os.O_RDONLY) >= 0)
 for place in ("/run/lock", "/var/tmp", "/dev/shm", {ww!r}):
     print("file seen", place, os.path.exists(os.path.join(place, "kit-planted")))
 found = libc.syscall(250, 10, -4, b"user", {desc!r}, 0)  # keyctl(KEYCTL_SEARCH, user keyring)
@@ -158,12 +166,14 @@ print("key seen", found > 0)
 @needs_x86_64
 def test_nothing_one_run_plants_is_seen_by_the_next(tmp_path, world_writable_outside_tmp):
     """Does a second run with the same kernel user find none of the SysV shared memory, message
-    queue, files in world-writable folders and user-keyring key that a first run planted?"""
+    queue and semaphore, POSIX message queue, files in world-writable folders and user-keyring
+    key that a first run planted?"""
     fields = {"shm": SHM_KEY, "msg": MSG_KEY, "ww": str(world_writable_outside_tmp)}
     fields["desc"] = KEY_DESCRIPTION
     try:
         first = printed(run(notebook(PLANT.format(**fields)), tmp_path))
-        assert "shm True" in first and "msg True" in first and "key True" in first, first
+        for planted in ("shm", "msg", "sem", "mq", "key"):
+            assert f"{planted} True" in first, first
         assert "file /run/lock written" in first, first
         second = printed(run(notebook(LOOK.format(**fields)), tmp_path))
         assert "shm seen False" in second, second
