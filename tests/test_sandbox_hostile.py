@@ -417,3 +417,26 @@ def test_an_oom_kill_in_the_runs_cgroup_reads_as_the_memory_limit(tmp_path):
     assert [d.cause for d in result.kernel_deaths] == ["memory"], result.kernel_deaths
     assert result.notices[0].startswith("Cell 2 used more than the 300 MB memory limit")
     assert "touched 2 GB" not in printed(result) and "after" in printed(result)
+
+
+@needs_root
+def test_a_world_writable_folder_the_scan_missed_is_read_only(
+    tmp_path, monkeypatch, world_writable_outside_tmp
+):
+    """Is the tree read-only for the kernel, so that a world-writable folder the grader's scan
+    did not find (made after it, say) still cannot carry a file from one run to the next?"""
+    monkeypatch.setattr(sandbox, "world_writable_folders", lambda: (), raising=False)
+    result = run(
+        notebook(
+            f"""\
+            try:
+                open({str(world_writable_outside_tmp / "kit-planted")!r}, "w").write("x")
+                print("written")
+            except OSError as exc:
+                print("refused", exc.errno)
+            """
+        ),
+        tmp_path,
+    )
+    assert "refused 30" in printed(result), printed(result)  # EROFS
+    assert not (world_writable_outside_tmp / "kit-planted").exists()
