@@ -440,3 +440,26 @@ def test_a_world_writable_folder_the_scan_missed_is_read_only(
     )
     assert "refused 30" in printed(result), printed(result)  # EROFS
     assert not (world_writable_outside_tmp / "kit-planted").exists()
+
+
+@needs_root
+def test_filling_home_ends_in_enospc_there_and_the_rest_runs(tmp_path):
+    """Does a kernel that writes past ``disk_mb`` into its HOME get "no space left" there (not
+    on the grader's disk), with the next cells still run and scored?"""
+    limits = Limits(cell_timeout_s=20, total_timeout_s=90, disk_mb=16)
+    result = run(
+        notebook(
+            """\
+            import os
+            with open(os.path.join(os.environ["HOME"], "fill"), "wb") as f:
+                for _ in range(64):
+                    f.write(b"z" * (1 << 20))
+            """,
+            "print('after')",
+        ),
+        tmp_path,
+        limits=limits,
+    )
+    text = printed(result)
+    assert "No space left on device" in text and "after" in text, text
+    assert result.kernel_deaths == ()
