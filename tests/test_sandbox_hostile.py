@@ -146,6 +146,8 @@ for place in ("/run/lock", "/var/tmp", "/dev/shm", {ww!r}):
         print("file", place, "refused", type(exc).__name__)
 key = libc.syscall(248, b"user", {desc!r}, b"secret", 6, -4)  # add_key to the user keyring
 print("key", key > 0)
+key = libc.syscall(248, b"user", {desc!r}, b"secret", 6, -3)  # ... and to the session keyring
+print("session key", key > 0)
 """
 
 LOOK = """\
@@ -159,6 +161,7 @@ for place in ("/run/lock", "/var/tmp", "/dev/shm", {ww!r}):
     print("file seen", place, os.path.exists(os.path.join(place, "kit-planted")))
 found = libc.syscall(250, 10, -4, b"user", {desc!r}, 0)  # keyctl(KEYCTL_SEARCH, user keyring)
 print("key seen", found > 0)
+print("session key seen", libc.syscall(250, 10, -3, b"user", {desc!r}, 0) > 0)
 """
 
 
@@ -172,7 +175,7 @@ def test_nothing_one_run_plants_is_seen_by_the_next(tmp_path, world_writable_out
     fields["desc"] = KEY_DESCRIPTION
     try:
         first = printed(run(notebook(PLANT.format(**fields)), tmp_path))
-        for planted in ("shm", "msg", "sem", "mq", "key"):
+        for planted in ("shm", "msg", "sem", "mq", "key", "session key"):
             assert f"{planted} True" in first, first
         assert "file /run/lock written" in first, first
         second = printed(run(notebook(LOOK.format(**fields)), tmp_path))
