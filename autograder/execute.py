@@ -664,7 +664,9 @@ def execute_notebook(
         isolation,
         workdir=Path(workdir),
         hide=hidden,
-        limits=SandboxLimits(limits.memory_mb, limits.max_processes, limits.max_file_mb),
+        limits=SandboxLimits(
+            limits.memory_mb, limits.max_processes, limits.max_file_mb, limits.disk_mb
+        ),
         kernel_env=dict(kernel_env or {}),
     )
     budget = _OutputBudget(limits.max_output_chars, int(limits.max_notebook_output_mb * 2**20))
@@ -887,6 +889,7 @@ def _run_attempt(
         shutdown_wait_time=1.0,
     )
     km.new_client_context()
+    oom_kills_before = box.oom_kills()
     watchdog = _Watchdog(attempt)
     watchdog.start()
     remaining = max(1.0, attempt.deadline - time.monotonic())
@@ -925,7 +928,8 @@ def _run_attempt(
         ) from failure
     if isinstance(failure, DeadKernelError) or not attempt.alive_at_end:
         cell = attempt.current[0] if attempt.current else attempt.last_started
-        return "died", cell
+        # Killed by the kernel's OOM killer in the run's cgroup: faster than the watchdog's poll.
+        return ("memory" if box.oom_kills() > oom_kills_before else "died"), cell
     raise failure
 
 

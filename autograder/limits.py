@@ -34,6 +34,9 @@ class Limits:
     max_notebook_output_mb: float = 32.0
     #: Largest file the kernel may write (RLIMIT_FSIZE); None: no limit.
     max_file_mb: int | None = 4096
+    #: Everything the kernel writes to its HOME together (a tmpfs of that size, see
+    #: autograder.disk.capped_folder); None: bounded per file only.
+    disk_mb: int | None = 1024
     #: Fresh kernels started after a kernel died or had to be killed.
     max_restarts: int = 3
     #: How long an interrupted cell has to stop before the kernel is killed.
@@ -48,7 +51,7 @@ class Limits:
                 raise ValueError(
                     f"Limits.{name} must be a positive number of seconds, got {value!r}."
                 )
-        for name in ("memory_mb", "max_processes", "max_file_mb"):
+        for name in ("memory_mb", "max_processes", "max_file_mb", "disk_mb"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value > 0):
                 raise ValueError(f"Limits.{name} must be a positive int or None, got {value!r}.")

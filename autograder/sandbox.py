@@ -12,21 +12,35 @@
   sockets and a fresh ``HOME``, so nothing one submission leaves in ``HOME`` reaches the next. The
   working directory (the student's files) is handed to the user (``lchown``, never following links).
 - **what it sees.** With root and namespaces (see :func:`probe_namespaces`), the kernel lives in
-  its own network namespace (no interface but loopback: no network) and mount namespace, in which
-  every hidden path is covered and ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are fresh tmpfs. Where
+  its own network (no interface but loopback: no network), mount, IPC and PID namespaces, with a
+  fresh ``/proc`` that shows only the run's own processes (never another process's command
+  line). In its mount namespace the whole tree is read-only, every hidden path is covered, and
+  every world-writable place (``/tmp``, ``/var/tmp``, ``/run/lock``, ``/dev/shm``, and any other
+  folder with the "other" write bit on the root file system, :func:`world_writable_folders`) is
+  a fresh size-bounded tmpfs; SysV IPC and POSIX message queues live and die with the run. Where
   namespaces are refused (a container without CAP_SYS_ADMIN), hidden paths are protected by file
   permissions only: the "other" permission bits are removed from each hidden path.
+- **keyrings.** The kernel gets a fresh session keyring; the user's own keyrings (user and
+  user-session, which Linux keeps per uid across runs) are cleared before and after each run.
+- **disk.** ``HOME`` is a tmpfs of ``disk_mb`` (:func:`autograder.disk.capped_folder`): a student
+  who fills it gets ``ENOSPC`` there, never on the grader's file system.
 - **limits.** RLIMIT_NPROC (processes and threads of the user), RLIMIT_FSIZE, no core files.
 - **memory**, in two layers (both at ``memory_mb``):
 
-  1. the *sum over the kernel's processes* of their resident anonymous and shared memory, watched
-     by the executor (:meth:`KernelSandbox.memory_use_mb`, polled every 0.2 s from
-     ``/proc/PID/status``; when that upper bound passes the limit, the exact proportional figure
-     from ``smaps_rollup`` decides, so pages that forked workers share count once). Over the
-     limit, the kernel is stopped like an out-of-memory kill and the later cells run in a fresh
-     kernel. It bounds the kernel *and its children* and never looks at address space, so CUDA's
-     reservations do not count. A fast enough allocation can overshoot it by what it allocates
-     in about 0.2 s.
+  1. where the machine offers a writable memory cgroup (:mod:`autograder.cgroup`), the run's
+     processes are born in one whose hard limit sits a little above ``memory_mb``: Linux counts
+     every page the run holds there, tmpfs files, memfds and SysV shared memory included. The
+     executor polls its anonymous + shared memory every 0.2 s (:meth:`KernelSandbox.memory_use_mb`)
+     and stops the kernel past ``memory_mb`` with the out-of-memory message; an OOM kill inside
+     the cgroup (an allocation faster than the poll) reads as the same message. The launcher and
+     the namespace's init (two small Python processes, about 22 MB together) count there too.
+     Without a cgroup, the executor sums over the kernel's processes their resident anonymous
+     memory and the larger of their mapped shared memory and the shared-memory files they hold
+     (memfds found through ``/proc/PID/fd``, the run's private tmpfs mounts): ``/proc/PID/status``
+     every 0.2 s; past the limit, the exact proportional figure from ``smaps_rollup`` decides, so
+     pages that forked workers share count once. SysV segments nobody has attached are not seen
+     there (they die with the run's IPC namespace). Either way it bounds the kernel *and its
+     children* and never looks at address space, so CUDA's reservations do not count.
   2. **RLIMIT_DATA** per process, only where the kernel sees no NVIDIA GPU. It makes most
      oversized allocations fail at once as ``MemoryError`` (NumPy, PyTorch CPU tensors, Python),
      the kernel survives and the next cells run. RLIMIT_DATA counts private writable mappings:
@@ -35,15 +49,18 @@
      the NVIDIA driver's own private mappings stay under RLIMIT_DATA could not be tested here (no
      GPU), so with a GPU in sight only layer 1 applies.
 
-  A cgroup v2 ``memory.max`` would do layer 1's job in the kernel, but it needs a writable
-  cgroup v2 tree with the memory controller, which Gradescope-style containers and these machines
-  do not offer, so it is not used. The private ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are tmpfs
-  of ``memory_mb / 2`` each: files kept there use memory that layer 1 sees only while a process
-  maps them, so together they may hold up to 1.5 x ``memory_mb`` more.
-- **the reaper.** :meth:`KernelSandbox.reap` ends every process of the user (``kill(-1, SIGKILL)``
-  from a child that has become that user, so a fork bomb cannot outrun it) and waits until none is
-  left; without isolation it ends the kernel's process tree and every process carrying the
-  execution's token in its environment.
+  The private tmpfs mounts are each ``memory_mb / 2`` in size, so none can hold more than the
+  memory limit on its own.
+- **the reaper.** With a PID namespace, every process of the run dies with the kernel (the
+  namespace's init exits; see :mod:`autograder.kernel_launcher`), which first writes down the
+  ones still running. :meth:`KernelSandbox.reap` also ends every process of the user
+  (``kill(-1, SIGKILL)`` from a child that has become that user, so a fork bomb cannot outrun it)
+  and waits until none is left; without isolation it ends the kernel's process tree and every
+  process carrying the execution's token in its environment. A process is named in reports by its
+  short name, pid and state only: its command line and environment may hold secrets.
+- **clean-up** steps each run in a ``finally`` of their own, and the user's lock is released
+  last, whatever failed before; folders the student wrote into are removed without recursion in
+  Python (:func:`autograder.disk.remove_tree`).
 
 Nothing here imports or unpickles what the student produced.
 """
@@ -76,6 +93,9 @@ from pathlib import Path
 
 import psutil
 
+from autograder.cgroup import MemoryCgroup, create_memory_cgroup
+from autograder.disk import capped_folder, remove_tree
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -87,6 +107,7 @@ __all__ = [
     "SandboxLimits",
     "plan_isolation",
     "probe_namespaces",
+    "world_writable_folders",
 ]
 
 #: The kernel's user; ``KIT_KERNEL_USER`` picks another, so that gradings that run at the same
@@ -104,8 +125,19 @@ STDERR_KEEP_BYTES = 64 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 
 
-#: Folders the isolated kernel gets fresh and empty (a tmpfs each).
-PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+#: Folders the isolated kernel gets fresh and empty (a tmpfs each), with every other
+#: world-writable folder :func:`world_writable_folders` finds.
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
+#: Where world-writable folders are looked for: the root file system and the usual separate
+#: mounts under it (``find -xdev`` stays on each one's file system).
+_WRITABLE_SEARCH_ROOTS = ("/", "/dev", "/run", "/var", "/home", "/opt", "/srv")
+#: How many leftover processes a census may name, and how many bytes of it are read.
+CENSUS_MAX_BYTES = 64 * 1024
+#: The user's keyrings that Linux keeps per uid (include/uapi/linux/keyctl.h), cleared around runs.
+KEY_SPEC_USER_KEYRING = -4
+KEY_SPEC_USER_SESSION_KEYRING = -5
+KEYCTL_CLEAR = 7
+_KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219}
 
 
 class IsolationUnavailableError(RuntimeError):
@@ -160,18 +192,73 @@ class SandboxLimits:
     memory_mb: int | None = 4096
     max_processes: int | None = 256
     max_file_mb: int | None = 4096
+    #: Everything the kernel keeps in ``HOME`` together (a tmpfs of that size); None: uncapped.
+    disk_mb: int | None = 1024
 
 
 @dataclass(frozen=True)
 class ReapedProcess:
-    """A process that was still running after the kernel ended and had to be killed."""
+    """A process that was still running after the kernel ended and had to be killed.
+
+    Named by its short command name (``comm``, at most 15 characters) and state only, never its
+    argv or environment: a student's process may carry a token it found, and reports are shown.
+
+    >>> str(ReapedProcess(7, "python3", "S"))
+    'pid 7 (python3, sleeping)'
+    """
 
     pid: int
     name: str
-    cmdline: str
+    state: str = ""
 
     def __str__(self) -> str:
-        return f"pid {self.pid} ({self.cmdline or self.name})"
+        state = _STATE_WORDS.get(self.state, self.state)
+        return f"pid {self.pid} ({self.name or '?'}" + (f", {state})" if state else ")")
+
+
+_STATE_WORDS = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "waiting on the disk",
+    "T": "stopped",
+    "t": "stopped",
+    "Z": "zombie",
+    psutil.STATUS_RUNNING: "running",
+    psutil.STATUS_SLEEPING: "sleeping",
+    psutil.STATUS_DISK_SLEEP: "waiting on the disk",
+    psutil.STATUS_STOPPED: "stopped",
+}
+
+
+@functools.cache
+def world_writable_folders() -> tuple[str, ...]:
+    """Folders that anyone may write to, besides :data:`PRIVATE_TMP`; found once per process.
+
+    ``find -xdev -perm -0002 -prune`` over the root file system and the usual separate mounts
+    (about 0.5 s here): a folder in this list is covered by a private tmpfs for the kernel, so
+    nothing one submission leaves there is read by the next. Sub-folders of one found are not
+    listed (``-prune``): the tmpfs covers them.
+    """
+    root_dev = os.stat("/").st_dev
+    # "/" and each separate mount among the others: one on the root file system is walked once.
+    roots = ["/"] + [
+        r
+        for r in _WRITABLE_SEARCH_ROOTS[1:]
+        if os.path.isdir(r) and not os.path.islink(r) and os.stat(r).st_dev != root_dev
+    ]
+    find = shutil.which("find", path="/usr/bin:/bin")
+    if find is None:  # pragma: no cover - every Linux has it
+        return ()
+    run = subprocess.run(
+        [find, *roots, "-xdev", "-type", "d", "-perm", "-0002", "-prune", "-print"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    found = {line for line in run.stdout.splitlines() if line.startswith("/")}
+    skip = ("/proc", "/sys")
+    return tuple(sorted(p for p in found if not any(_is_under(Path(p), Path(s)) for s in skip)))
 
 
 @functools.cache
@@ -406,6 +493,11 @@ class KernelSandbox:
     token: str = field(init=False, default_factory=lambda: secrets.token_hex(16))
     _lock: int | None = field(init=False, default=None)
     _tails: list[_StderrTail] = field(init=False, default_factory=list)
+    #: The run's memory cgroup, where the machine offers one (see :mod:`autograder.cgroup`).
+    cgroup: MemoryCgroup | None = field(init=False, default=None)
+    _home: contextlib.ExitStack | None = field(init=False, default=None)
+    _census_read: int = field(init=False, default=0)
+    _census_open: int = field(init=False, default=0)
 
     # ------------------------------------------------------------------ set-up and tear-down
     def __enter__(self) -> KernelSandbox:
@@ -434,11 +526,12 @@ class KernelSandbox:
         iso = self.isolation
         self.kernel_dir = self.base / "kernel"
         self.kernel_dir.mkdir(mode=0o700)
-        (self.kernel_dir / "home").mkdir(mode=0o700)
         if iso.enabled:
+            # O_CLOEXEC (Python's default, said here because it matters): no kernel, launcher or
+            # child may inherit the lock and keep it held after this grader is done.
             self._lock = os.open(
                 _private_root_dir() / f"{iso.user}.lock",
-                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                 0o600,
             )
             fcntl.flock(self._lock, fcntl.LOCK_EX)  # another execution with this user: wait
@@ -448,8 +541,13 @@ class KernelSandbox:
                 log.warning(
                     "ended processes an earlier run left: %s", ", ".join(map(str, leftovers))
                 )
+            _clear_keyrings_of(iso.uid, iso.gid)
             os.chmod(self.base, 0o711)
             _give_to_user(self.kernel_dir, iso.uid, iso.gid)
+        self._make_home()
+        if iso.namespaces:
+            self._make_run_files()
+        if iso.enabled:
             _give_to_user(self.workdir, iso.uid, iso.gid)
             if not iso.namespaces:
                 for needed in (self.workdir, self.kernel_dir):
@@ -471,6 +569,38 @@ class KernelSandbox:
             "interrupt_mode": "signal",
         }
         (self.spec_dir / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
+
+    def _make_home(self) -> None:
+        """``HOME``: a tmpfs of ``disk_mb`` where root may mount one, else an ordinary folder."""
+        home = self.kernel_dir / "home"
+        iso = self.isolation
+        uid, gid = (iso.uid, iso.gid) if iso.enabled else (os.getuid(), os.getgid())
+        if self.limits.disk_mb is None or not _is_root():
+            home.mkdir(mode=0o700)
+            os.lchown(home, uid, gid)
+            return
+        self._home = contextlib.ExitStack()
+        capped = self._home.enter_context(
+            capped_folder(home, self.limits.disk_mb, mode=0o700, uid=uid, gid=gid)
+        )
+        if not capped.capped:
+            log.warning("the kernel's HOME is not size-capped: %s", capped.reason)
+
+    def _make_run_files(self) -> None:
+        """Root-only files beside the launch settings: an empty file to bind over hidden files,
+        the census the namespace's init writes, and the run's memory cgroup."""
+        empty = self.base / "empty"
+        os.close(os.open(empty, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444))
+        census = self.base / "census"
+        os.close(os.open(census, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        if self.limits.memory_mb:
+            self.cgroup = create_memory_cgroup(
+                f"kit-{self.isolation.user}-{self.token[:12]}", self.limits.memory_mb
+            )
+
+    def oom_kills(self) -> int:
+        """Processes the kernel's OOM killer ended in the run's cgroup so far (0 without one)."""
+        return self.cgroup.oom_kills() if self.cgroup is not None else 0
 
     def _close_by_permissions(self, path: Path) -> None:
         """Without a mount namespace: take away the "other" bits so the user cannot read it."""
@@ -495,6 +625,7 @@ class KernelSandbox:
         }
         if iso.enabled:  # RLIMIT_NPROC counts every process of the uid: the grader's too if shared
             rlimits["NPROC"] = lim.max_processes
+        private = sorted({*PRIVATE_TMP, *world_writable_folders()}) if iso.namespaces else []
         return {
             "isolate": iso.enabled,
             "namespaces": iso.namespaces,
@@ -505,9 +636,15 @@ class KernelSandbox:
             "cwd": str(self.workdir),
             "env": self._kernel_environment(),
             "hide": [str(p) for p in self.hidden],
-            "keep": [str(self.workdir), str(self.kernel_dir), *self._needed_under(PRIVATE_TMP)],
-            "private_tmp": list(PRIVATE_TMP),
+            # Writable for the kernel; the rest of the tree is read-only in its mount namespace.
+            "keep": [str(self.workdir), str(self.kernel_dir)],
+            "keep_read_only": self._needed_under(private),
+            "private_tmp": private,
             "tmp_size_mb": max(64, lim.memory_mb // 2) if lim.memory_mb else None,
+            "read_only_root": True,
+            "empty_file": str(self.base / "empty") if iso.namespaces else None,
+            "census": str(self.base / "census") if iso.namespaces else None,
+            "cgroup_procs": str(self.cgroup.procs_file) if self.cgroup is not None else None,
             "rlimits": rlimits,
         }
 
@@ -528,9 +665,12 @@ class KernelSandbox:
             "HOME": str(home),
             "LANG": "C.UTF-8",
             "TMPDIR": "/tmp" if self.isolation.namespaces else str(home),
-            "JPY_PARENT_PID": str(os.getpid()),  # ipykernel exits if the grader dies
             TOKEN_VARIABLE: self.token,
         }
+        if not self.isolation.namespaces:
+            # ipykernel exits if the grader dies. In a PID namespace its parent is init (pid 1),
+            # which ipykernel would take for "parent gone": there init dies with the grader.
+            env["JPY_PARENT_PID"] = str(os.getpid())
         if self.isolation.enabled:
             env["USER"] = env["LOGNAME"] = str(self.isolation.user)
         for passed_on in ("PYTHONPATH", "CUDA_VISIBLE_DEVICES", "TORCH_HOME"):
@@ -540,13 +680,38 @@ class KernelSandbox:
         return env
 
     def __exit__(self, *exc_info: object) -> None:
+        """Reap, clear the keyrings, remove the cgroup, HOME and the base folder, then unlock.
+
+        Each step sits in a ``finally`` of its own, so one that fails (a process that would not
+        die, a folder that would not go) still lets the others run and always releases the lock:
+        the next grading with this user must never wait on a run that is over.
+        """
+        iso = self.isolation
         try:
             self.reap()
         finally:
-            shutil.rmtree(self.base, ignore_errors=True)
-            if self._lock is not None:
-                os.close(self._lock)  # releases the flock
-                self._lock = None
+            try:
+                if iso.enabled:
+                    _clear_keyrings_of(iso.uid, iso.gid)
+            finally:
+                try:
+                    if self.cgroup is not None:
+                        self.cgroup.remove()
+                        self.cgroup = None
+                finally:
+                    try:
+                        if self._home is not None:
+                            self._home.close()  # unmounts the capped HOME: its files go at once
+                            self._home = None
+                    finally:
+                        try:
+                            remove_tree(self.base)
+                        except OSError as exc:  # logged: the results must still be written
+                            log.error("could not remove the kernel's folder: %s", exc)
+                        finally:
+                            if self._lock is not None:
+                                os.close(self._lock)  # releases the flock
+                                self._lock = None
 
     # ------------------------------------------------------------------ one kernel
     def launch_kwargs(self) -> dict:
@@ -584,33 +749,103 @@ class KernelSandbox:
             _kill_every_process_of(self.isolation.uid, self.isolation.gid)
 
     def memory_use_mb(self, kernel_pid: int, exact: bool = False) -> float:
-        """Resident anonymous and shared memory of the kernel's processes together, in MB.
+        """Memory the kernel's processes hold together, in MB (what ``memory_mb`` limits).
 
-        ``exact=False`` sums RssAnon + RssShmem from ``/proc/PID/status`` (microseconds; counts
-        pages that forked processes share once per process, so it is an upper bound);
-        ``exact=True`` sums Pss_Anon + Pss_Shmem from ``/proc/PID/smaps_rollup`` (shared pages
-        split between their users; about 10 ms per GB mapped).
+        With a cgroup: its anonymous plus shared memory as Linux charged it (tmpfs, memfd and
+        SysV pages included, whoever maps them); ``exact`` changes nothing. Without: over the
+        kernel's processes, resident anonymous memory plus the larger of mapped shared memory
+        and the shared-memory files they hold (:meth:`_shared_files_mb`). ``exact=False`` reads
+        RssAnon/RssShmem from ``/proc/PID/status`` (microseconds; pages forked processes share
+        count once per process: an upper bound); ``exact=True`` Pss_Anon/Pss_Shmem from
+        ``/proc/PID/smaps_rollup`` (shared pages split between their users; about 10 ms per GB).
         """
-        name, fields = (
-            ("smaps_rollup", ("Pss_Anon:", "Pss_Shmem:"))
+        if self.cgroup is not None:
+            with contextlib.suppress(OSError):
+                return self.cgroup.memory_mb()
+        name, anon_field, shmem_field = (
+            ("smaps_rollup", "Pss_Anon:", "Pss_Shmem:")
             if exact
-            else (
-                "status",
-                ("RssAnon:", "RssShmem:"),
-            )
+            else ("status", "RssAnon:", "RssShmem:")
         )
-        total_kb = 0
-        for pid in self._kernel_pids(kernel_pid):
+        anon_kb = shmem_kb = 0
+        pids = self._kernel_pids(kernel_pid)
+        for pid in pids:
             try:
                 with open(f"/proc/{pid}/{name}", encoding="ascii") as f:
                     text = f.read()
             except OSError:  # ended meanwhile
                 continue
-            values = [int(line.split()[1]) for line in text.splitlines() if line.startswith(fields)]
-            if exact and not values:  # kernels before 5.x: no Pss_Anon, only the total Pss
-                values = [int(x.split()[1]) for x in text.splitlines() if x.startswith("Pss:")]
-            total_kb += sum(values)
-        return total_kb / 1024
+            lines = text.splitlines()
+            anon = [int(x.split()[1]) for x in lines if x.startswith(anon_field)]
+            if exact and not anon:  # kernels before 5.x: no Pss_Anon, only the total Pss
+                anon = [int(x.split()[1]) for x in lines if x.startswith("Pss:")]
+            anon_kb += sum(anon)
+            shmem_kb += sum(int(x.split()[1]) for x in lines if x.startswith(shmem_field))
+        return anon_kb / 1024 + max(shmem_kb / 1024, self._shared_files_mb(pids))
+
+    def _shared_files_mb(self, pids: Sequence[int]) -> float:
+        """Shared-memory files the kernel's processes hold, whether mapped or not, in MB.
+
+        Each memfd or tmpfs file open in one of ``pids`` (``/proc/PID/fd``), counted once by
+        inode at its allocated size, and, with namespaces, what the run's private tmpfs mounts
+        hold (seen through ``/proc/PID/root``), counted once per file system. Used only where
+        no cgroup counts them. Files merely mapped and SysV segments are in RssShmem already.
+        """
+        seen_files: set[tuple[int, int]] = set()
+        seen_mounts: set[int] = set()
+        total = 0
+        for pid in pids:
+            if self.isolation.namespaces and pid == pids[0]:
+                total += self._private_tmpfs_bytes(pid, seen_mounts)
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if not target.startswith(("/memfd:", "/dev/shm/", "/tmp/")):
+                        continue
+                    info = os.stat(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                key = (info.st_dev, info.st_ino)
+                if key in seen_files or info.st_dev in seen_mounts:
+                    continue
+                seen_files.add(key)
+                total += info.st_blocks * 512
+        return total / 2**20
+
+    @staticmethod
+    def _private_tmpfs_bytes(pid: int, seen_mounts: set[int]) -> int:
+        """Bytes held in the run's private tmpfs mounts, as process ``pid`` of the run sees them.
+
+        The mounts are taken from the process's own ``mountinfo`` (real mount points, tmpfs
+        only), never by resolving a path: a link there would lead back into the host's tree.
+        """
+        private = {*PRIVATE_TMP, *world_writable_folders()}
+        total = 0
+        try:
+            with open(f"/proc/{pid}/mountinfo", encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return 0
+        for line in lines:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            if len(fields) < 5 or not right.startswith("tmpfs ") or fields[4] not in private:
+                continue
+            try:
+                where = f"/proc/{pid}/root{fields[4]}"
+                dev = os.stat(where, follow_symlinks=False).st_dev
+                if dev in seen_mounts:
+                    continue
+                seen_mounts.add(dev)
+                fs = os.statvfs(where)
+                total += (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+            except OSError:
+                continue
+        return total
 
     def _kernel_pids(self, kernel_pid: int) -> list[int]:
         if self.isolation.enabled:
@@ -663,17 +898,21 @@ class KernelSandbox:
         kernels' orphans, so it can collect them even where PID 1 never does).
         Raises RuntimeError if some process is still alive after ``timeout_s``.
         """
-        live, _ = self._scan()
-        reported = [
-            ReapedProcess(p.pid, _safe(p.name), " ".join(_safe(p.cmdline, []))[:200])
-            for p in live
-            if _safe(lambda p=p: os.getpgid(p.pid)) != kernel_pgid
-        ]
+        if self.isolation.namespaces:
+            # Every process of the run was in its PID namespace: init's census names them all.
+            reported = self._read_census()
+        else:
+            live, _ = self._scan()
+            reported = [
+                ReapedProcess(p.pid, _printable(_safe(p.name)), _safe(p.status))
+                for p in live
+                if _safe(lambda p=p: os.getpgid(p.pid)) != kernel_pgid
+            ]
         deadline = time.monotonic() + timeout_s
         zombie_deadline = time.monotonic() + min(timeout_s, 3.0)
         while True:
             live, zombies = self._scan()
-            for zombie in zombies:
+            for zombie in zombies + self._own_root_zombies():
                 if _safe(zombie.ppid, None) == os.getpid():
                     with contextlib.suppress(ChildProcessError):
                         os.waitpid(zombie.pid, os.WNOHANG)
@@ -698,6 +937,57 @@ class KernelSandbox:
                 return reported
             time.sleep(0.01)
 
+    def _read_census(self, timeout_s: float = 3.0) -> list[ReapedProcess]:
+        """Processes a namespace's init found still running when its kernel exited (not yet read).
+
+        Each launch writes ``{"begin": true}`` before it forks init, and init ``{"end": true}``
+        after its census: this waits (up to ``timeout_s``) until every begun census has ended,
+        since the kernel manager sees the kernel gone before init has written. The file is
+        root's (the kernel user cannot write it); its entries still describe the student's
+        processes, so each is checked and cut to size, and at most ``CENSUS_MAX_BYTES`` are read
+        per call.
+        """
+        found: list[ReapedProcess] = []
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with open(self.base / "census", "rb") as f:
+                    f.seek(self._census_read)
+                    data = f.read(CENSUS_MAX_BYTES)
+            except OSError:
+                return found
+            whole = data[: data.rfind(b"\n") + 1]
+            self._census_read += len(whole)
+            for line in whole.splitlines():
+                try:
+                    entry = json.loads(line)
+                    if entry.get("begin") or entry.get("end"):
+                        self._census_open += 1 if entry.get("begin") else -1
+                        continue
+                    pid, name, state = int(entry["pid"]), str(entry["name"]), str(entry["state"])
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+                if entry.get("escaped"):
+                    found.append(ReapedProcess(pid, _printable(name), state[:1]))
+            if self._census_open <= 0 or time.monotonic() > deadline:
+                self._census_open = 0  # an init that was killed never writes its end
+                return found
+            time.sleep(0.01)
+
+    def _own_root_zombies(self) -> list[psutil.Process]:
+        """Zombie children of the grader owned by root: a namespace's init, when the launcher
+        was killed with it (init is then adopted by the grader, its subreaper)."""
+        if not self.isolation.namespaces:
+            return []
+        me = os.getpid()
+        found = []
+        for p in psutil.process_iter(["ppid", "status", "uids"]):
+            info = p.info
+            root = bool(info["uids"]) and info["uids"].real == 0
+            if info["ppid"] == me and info["status"] == psutil.STATUS_ZOMBIE and root:
+                found.append(p)
+        return found
+
     def _scan(self) -> tuple[list[psutil.Process], list[psutil.Process]]:
         """(live processes, zombies) that belong to this execution's kernel."""
         live, zombies = [], []
@@ -720,6 +1010,18 @@ class KernelSandbox:
         return live, zombies
 
 
+def _printable(name: str) -> str:
+    """A process's short name as a report may show it: 15 printable characters at most.
+
+    The student chooses it (``prctl(PR_SET_NAME)``): no control character or escape code
+    reaches the results.
+
+    >>> _printable("evil\\x1b[31m\\nname-longer-than-15")
+    'evil?[31m?name-'
+    """
+    return "".join(c if c.isprintable() else "?" for c in name[:15])
+
+
 def _safe(getter, default=""):
     """``getter()``, or ``default`` when the process is gone or not readable."""
     try:
@@ -737,6 +1039,38 @@ def become_subreaper() -> bool:
     """
     libc = ctypes.CDLL(None, use_errno=True)
     return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _clear_keyrings_of(uid: int, gid: int) -> None:
+    """Empty ``uid``'s user and user-session keyrings, which Linux keeps across that user's runs.
+
+    Done in a forked child that becomes the user (``keyctl(KEYCTL_CLEAR)`` on the special ids
+    resolves to the caller's own keyrings), so a key one submission planted is gone before the
+    next starts. Logged, not raised, where keyrings are not available.
+    """
+    number = _KEYCTL_SYSCALL.get(os.uname().machine)
+    if number is None:
+        log.warning("cannot clear keyrings on %s: unknown keyctl number", os.uname().machine)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child process, ends in os._exit
+        code = 1
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            code = 0
+            for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+                if libc.syscall(ctypes.c_long(number), KEYCTL_CLEAR, keyring) != 0:
+                    code = 2
+        except BaseException:
+            pass
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        log.warning("could not clear the keyrings of uid %d (status %#x)", uid, status)
 
 
 def _kill_every_process_of(uid: int, gid: int) -> None:
