@@ -1,0 +1,151 @@
+"""Hidden Fashion-MNIST sets: can a notebook score by looking labels up in the public files?
+
+The lookups are those of ``bench/hidden_lookup.py`` (its functions, on a small hidden split):
+an exact match of the image's bytes, and a nearest neighbour (L2 on pixels) after trying both
+mirrors and whole-pixel shifts. Their predictions are scored as the grader scores a notebook's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import pipeline
+from autograder.config import load_assignment
+from autograder.score import score_performance
+from helpers.data.fashion import fashion_mnist
+from helpers.data.hidden import (
+    TRANSFORMS,
+    prepare_hidden_split,
+    public_test_files,
+    read_hidden_inputs,
+    transform_images,
+)
+from helpers.predictions import save_predictions
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT = 300  # hidden images per test: seconds, not minutes
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("hidden_lookup", ROOT / "bench/hidden_lookup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lookup_points(name: str, tmp_path: Path, how: str) -> tuple[float, float]:
+    """Build ``name``'s hidden set as the grader does (``LIMIT`` images), predict it with a
+    lookup in the public test split and score that: (metric value, points)."""
+    assignment = load_assignment(name, ROOT)
+    spec = {**assignment.hidden_data, "limit": LIMIT}
+    pipeline._hidden_data(dataclasses.replace(assignment, hidden_data=spec), tmp_path)
+    ids, images = read_hidden_inputs(tmp_path / "inputs")
+    test = fashion_mnist("test")
+    bench = _bench()
+    if how == "exact":
+        predicted = bench.exact_lookup(images, test.images, test.labels)
+        predicted[predicted < 0] = 0  # no match: a guess
+    else:
+        transform = TRANSFORMS[spec.get("transform", "none")]
+        predicted = bench.nn_lookup(images, test.images, test.labels, flips=True,
+                                    shift=max(1, math.ceil(transform.shift)))  # fmt: skip
+    (band,) = assignment.performance
+    save_predictions(tmp_path / "out" / band.predictions, ids, predicted)
+    outcome, value = score_performance(band, tmp_path / "out", tmp_path / "labels", "visible")
+    return value, outcome.score
+
+
+@pytest.mark.parametrize("name", ["a1_mlp_numpy", "a2_cnn_fashion"])
+def test_an_exact_match_lookup_in_the_public_test_split_earns_nothing(name, tmp_path):
+    """Does a notebook that finds each hidden image's bytes in the public test split (the full
+    marks of accuracy 1.0 before the grader transformed the images) now earn 0 points?"""
+    value, points = _lookup_points(name, tmp_path, "exact")
+    assert points == 0, (value, points)
+    assert value < 0.2, value  # no image matched: the class-0 guess, about 1 in 10
+
+
+def test_a_nearest_neighbour_lookup_earns_less_than_the_a2_reference(tmp_path):
+    """Does a nearest-neighbour lookup in a2's public test split, undoing mirrors and shifts,
+    stay well short of full marks (bench/hidden_lookup.py: 0.69-0.71 on 1,000 images, where
+    the reference scores 0.81 on all 10,000)?"""
+    value, points = _lookup_points("a2_cnn_fashion", tmp_path, "nn")
+    (band,) = load_assignment("a2_cnn_fashion", ROOT).performance
+    assert value < 0.80 and points < band.max_score, (value, points)
+
+
+def test_transform_is_seeded_private_and_changes_every_image():
+    """Does one seed give the same images, another seed others, and no image stay a copy?"""
+    images = fashion_mnist("test").images[:200]
+    transform = TRANSFORMS["affine-flip-noise"]
+    first, again = transform_images(images, transform, 5), transform_images(images, transform, 5)
+    other = transform_images(images, transform, 6)
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert first.dtype == np.uint8 and first.shape == images.shape
+    assert not any(np.array_equal(a, b) for a, b in zip(first, images, strict=True))
+    with pytest.raises(ValueError, match=r"images must be uint8 \(N, H, W\); got float32"):
+        transform_images(images.astype(np.float32), transform, 5)
+
+
+def test_without_a_seed_each_split_is_transformed_differently(tmp_path):
+    """Is the transform's seed drawn afresh when none is given (so none is there to find)?"""
+    for name in ("a", "b"):
+        prepare_hidden_split("fashion-mnist", tmp_path / name / "in", tmp_path / name / "lab",
+                             seed=1, limit=20, transform="noise")  # fmt: skip
+    read = lambda name: (tmp_path / name / "in" / "images.npy").read_bytes()  # noqa: E731
+    assert read("a") != read("b")
+    assert sorted(p.name for p in (tmp_path / "a" / "in").iterdir()) == ["ids.csv", "images.npy"]
+
+
+def test_a_transform_of_voc_style_images_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"transform='noise' needs dataset='fashion-mnist'"):
+        prepare_hidden_split(
+            "voc", tmp_path / "i", tmp_path / "l", root=tmp_path, transform="noise"
+        )
+    with pytest.raises(ValueError, match=r"Unknown value 'blur' for argument transform"):
+        prepare_hidden_split("fashion-mnist", tmp_path / "i", tmp_path / "l", transform="blur")
+
+
+def test_the_public_test_files_are_in_the_kernels_hide_list(tmp_path, monkeypatch):
+    """Does run_notebook hide Fashion-MNIST's public test files (Debian's, $KIT_DATA_DIR's and
+    torchvision's layout under the kit's data/) from the kernel, and not the training files?"""
+    from autograder import execute
+
+    data_dir = tmp_path / "kit-data"
+    monkeypatch.setenv("KIT_DATA_DIR", str(data_dir))
+    seen = {}
+
+    def fake_execute(notebook, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop before the kernel starts")
+
+    monkeypatch.setattr(execute, "execute_notebook", fake_execute)
+    assignment = load_assignment("a1_mlp_numpy", ROOT)
+    raw = assignment.root / "data" / "FashionMNIST" / "raw"
+    wanted = [
+        Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"),
+        Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"),
+        data_dir / "t10k-images-idx3-ubyte.gz",
+        data_dir / "fashion-mnist" / "t10k-labels-idx1-ubyte",
+        raw / "t10k-images-idx3-ubyte",
+    ]
+    assert set(wanted) <= set(public_test_files([assignment.root / "data"]))
+    assert not any("train" in p.name for p in public_test_files([assignment.root / "data"]))
+    bundle = tmp_path / "bundle"
+    for kind in ("source", "release"):
+        (bundle / kind).mkdir(parents=True)
+        src = ROOT / kind / "a1_mlp_numpy" / "a1_mlp_numpy.ipynb"
+        (bundle / kind / src.name).write_bytes(src.read_bytes())
+    (data_dir / "fashion-mnist").mkdir(parents=True)
+    (data_dir / "fashion-mnist" / "t10k-labels-idx1-ubyte").write_bytes(b"public labels")
+    with pytest.raises(RuntimeError, match="stop before"):
+        pipeline.run_notebook(assignment, bundle, "a1_mlp_numpy.ipynb", None, None,
+                              device="cpu", isolate=False, private=tmp_path / "p")  # fmt: skip
+    hidden = set(seen["hide"])
+    assert wanted[0] in hidden and wanted[1] in hidden  # Debian's files exist on this machine
+    assert data_dir / "fashion-mnist" / "t10k-labels-idx1-ubyte" in hidden
