@@ -149,3 +149,61 @@ def test_the_public_test_files_are_in_the_kernels_hide_list(tmp_path, monkeypatc
     hidden = set(seen["hide"])
     assert wanted[0] in hidden and wanted[1] in hidden  # Debian's files exist on this machine
     assert data_dir / "fashion-mnist" / "t10k-labels-idx1-ubyte" in hidden
+
+
+LOOKUP_CELL = """\
+def scale(x, k):
+    return x * k
+
+
+# A prediction cell that looks each hidden image up in the public test split.
+if GRADING:
+    from pathlib import Path
+
+    from helpers.data import fashion_mnist
+    from helpers.data.hidden import read_hidden_inputs
+    from helpers.predictions import save_predictions
+
+    ids, images = read_hidden_inputs(DATA_DIR)
+    predicted = np.zeros(len(ids), np.int64)
+    try:
+        public = fashion_mnist("test", download=False)
+    except Exception as error:
+        print("no lookup:", type(error).__name__)
+    else:
+        ref = public.images.reshape(len(public), -1).astype(np.float32)
+        q = images.reshape(len(ids), -1).astype(np.float32)
+        dist = (q * q).sum(1)[:, None] - 2 * q @ ref.T + (ref * ref).sum(1)
+        predicted = public.labels[dist.argmin(1)]
+    save_predictions(Path(OUTPUT_DIR) / "lookup.csv", ids, predicted)
+"""
+
+
+def test_a_lookup_in_the_public_files_finds_them_hidden_under_the_grader(tmp_path):
+    """Does a notebook whose prediction cell reads Fashion-MNIST's public test split (a
+    nearest-neighbour lookup scores 1.0 on "noise" images) find no file while graded, and earn
+    0 points for performance, its other tests keeping their points?"""
+    import os
+
+    import toy_assignment as toy
+
+    root = toy.make_root(tmp_path / "kit")
+    config = root / "assignments" / toy.NAME / "assignment.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[hidden_data]\ndataset = "fashion-mnist"\nlimit = 200\ntransform = "noise"\n'
+        '\n[[performance]]\nname = "lookup"\npredictions = "lookup.csv"\nzero_at = 0.5\n'
+        "full_at = 0.9\n"
+    )
+    os.environ["KIT_BUNDLE_DIR"] = str(root / "bundles")
+    try:
+        assignment = load_assignment(toy.NAME, root)
+        pipeline.build(assignment, device="cpu")
+        answers = {"q1": "def add(a, b):\n    return a + b", "q2": LOOKUP_CELL}
+        submission = toy.student(tmp_path / "sub" / "toy.ipynb", **answers)
+        results = pipeline.grade(assignment, submission, device="cpu").results
+    finally:
+        os.environ.pop("KIT_BUNDLE_DIR", None)
+    tests = {t["name"]: t for t in results["tests"]}
+    assert tests["lookup"]["score"] == 0, tests["lookup"]["output"]
+    assert tests["q2_tests"]["score"] == 3 and tests["q1_tests"]["score"] == 2
