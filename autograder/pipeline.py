@@ -142,7 +142,7 @@ def run_notebook(
 ) -> tuple[NotebookRun, list[str]]:
     """Assemble and execute one notebook; returns the run and the assembly's repairs."""
     from autograder.execute import execute_notebook
-    from helpers.data.hidden import public_test_files
+    from helpers.data.hidden import public_test_paths
 
     source = nbformat.read(bundle / "source" / notebook_name, as_version=4)
     release = nbformat.read(bundle / "release" / notebook_name, as_version=4)
@@ -181,7 +181,7 @@ def run_notebook(
     hide = [bundle, private, root / "source", root / "assignments", root / "build", root / ".git"]
     # The public files the hidden Fashion-MNIST images come from: a lookup in them would score
     # full marks without a model (bench/hidden_lookup.py).
-    hide += public_test_files([root / "data"])
+    hide += public_test_paths([root / "data"])
     # KIT_HIDE: more paths to keep from the kernel (e.g. an instructor's other courses),
     # separated like PATH.
     hide += [Path(p) for p in os.environ.get("KIT_HIDE", "").split(os.pathsep) if p]

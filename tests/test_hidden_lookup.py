@@ -22,7 +22,7 @@ from helpers.data.fashion import fashion_mnist
 from helpers.data.hidden import (
     TRANSFORMS,
     prepare_hidden_split,
-    public_test_files,
+    public_test_paths,
     read_hidden_inputs,
     read_hidden_labels,
     transform_images,
@@ -112,7 +112,7 @@ def test_a_transform_of_voc_style_images_is_refused(tmp_path):
         prepare_hidden_split("fashion-mnist", tmp_path / "i", tmp_path / "l", transform="blur")
 
 
-def test_the_public_test_files_are_in_the_kernels_hide_list(tmp_path, monkeypatch):
+def test_the_public_test_paths_are_in_the_kernels_hide_list(tmp_path, monkeypatch):
     """Does run_notebook hide Fashion-MNIST's public test files (Debian's, $KIT_DATA_DIR's and
     torchvision's layout under the kit's data/) from the kernel, and not the training files?"""
     from autograder import execute
@@ -135,8 +135,8 @@ def test_the_public_test_files_are_in_the_kernels_hide_list(tmp_path, monkeypatc
         data_dir / "fashion-mnist" / "t10k-labels-idx1-ubyte",
         raw / "t10k-images-idx3-ubyte",
     ]
-    assert set(wanted) <= set(public_test_files([assignment.root / "data"]))
-    assert not any("train" in p.name for p in public_test_files([assignment.root / "data"]))
+    assert set(wanted) <= set(public_test_paths([assignment.root / "data"]))
+    assert not any("train" in p.name for p in public_test_paths([assignment.root / "data"]))
     bundle = tmp_path / "bundle"
     for kind in ("source", "release"):
         (bundle / kind).mkdir(parents=True)
@@ -149,46 +149,67 @@ def test_the_public_test_files_are_in_the_kernels_hide_list(tmp_path, monkeypatc
                               device="cpu", isolate=False, private=tmp_path / "p")  # fmt: skip
     hidden = set(seen["hide"])
     assert wanted[0] in hidden and wanted[1] in hidden  # Debian's files exist on this machine
+    assert Path("/var/cache/apt/archives") in hidden  # it holds dataset-fashion-mnist's .deb
     assert data_dir / "fashion-mnist" / "t10k-labels-idx1-ubyte" in hidden
 
 
+# A prediction cell that looks each hidden image up in the public test split, read through
+# helpers.data.fashion_mnist ("files") or unpacked from apt's cached .deb ("apt-deb").
 LOOKUP_CELL = """\
 def scale(x, k):
     return x * k
 
 
-# A prediction cell that looks each hidden image up in the public test split.
+def public_test_split(source):
+    import glob, gzip, io, tarfile
+
+    from helpers.data import fashion_mnist
+
+    if source == "files":
+        public = fashion_mnist("test", download=False)
+        return public.images, public.labels
+    (deb,) = glob.glob("/var/cache/apt/archives/dataset-fashion-mnist_*.deb")
+    raw, members, at = open(deb, "rb").read(), {}, 8  # ar: "!<arch>\\n", then 60-byte headers
+    while at < len(raw):
+        name, size = raw[at:at + 16].decode().strip(), int(raw[at + 48:at + 58])
+        members[name.rstrip("/")] = raw[at + 60:at + 60 + size]
+        at += 60 + size + size % 2
+    data = next(v for k, v in members.items() if k.startswith("data.tar"))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        read = lambda n: gzip.decompress(tar.extractfile(next(
+            m for m in tar.getmembers() if m.name.endswith(n))).read())
+        images, labels = read("t10k-images-idx3-ubyte.gz"), read("t10k-labels-idx1-ubyte.gz")
+    return (np.frombuffer(images, np.uint8, offset=16).reshape(-1, 28, 28),
+            np.frombuffer(labels, np.uint8, offset=8).astype(np.int64))
+
+
 if GRADING:
     from pathlib import Path
 
-    from helpers.data import fashion_mnist
     from helpers.data.hidden import read_hidden_inputs
     from helpers.predictions import save_predictions
 
     ids, images = read_hidden_inputs(DATA_DIR)
     predicted = np.zeros(len(ids), np.int64)
     try:
-        public = fashion_mnist("test", download=False)
+        public_images, public_labels = public_test_split(SOURCE)
     except Exception as error:
-        print("no lookup:", type(error).__name__)
+        print("no lookup:", type(error).__name__, error)
     else:
-        ref = public.images.reshape(len(public), -1).astype(np.float32)
+        ref = public_images.reshape(len(public_images), -1).astype(np.float32)
         q = images.reshape(len(ids), -1).astype(np.float32)
         dist = (q * q).sum(1)[:, None] - 2 * q @ ref.T + (ref * ref).sum(1)
-        predicted = public.labels[dist.argmin(1)]
+        predicted = public_labels[dist.argmin(1)]
     save_predictions(Path(OUTPUT_DIR) / "lookup.csv", ids, predicted)
 """
 
 
-def test_a_lookup_in_the_public_files_finds_them_hidden_under_the_grader(tmp_path):
-    """Does a notebook whose prediction cell reads Fashion-MNIST's public test split (a
-    nearest-neighbour lookup scores 1.0 on "noise" images) find no file while graded, and earn
-    0 points for performance, its other tests keeping their points?"""
-    import os
-
+@pytest.fixture(scope="module")
+def lookup_kit(tmp_path_factory):
+    """The toy assignment with a 200-image "noise" Fashion-MNIST hidden set and a band."""
     import toy_assignment as toy
 
-    root = toy.make_root(tmp_path / "kit")
+    root = toy.make_root(tmp_path_factory.mktemp("kit"))
     config = root / "assignments" / toy.NAME / "assignment.toml"
     config.write_text(
         config.read_text()
@@ -196,15 +217,27 @@ def test_a_lookup_in_the_public_files_finds_them_hidden_under_the_grader(tmp_pat
         '\n[[performance]]\nname = "lookup"\npredictions = "lookup.csv"\nzero_at = 0.5\n'
         "full_at = 0.9\n"
     )
-    os.environ["KIT_BUNDLE_DIR"] = str(root / "bundles")
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KIT_BUNDLE_DIR", str(root / "bundles"))
         assignment = load_assignment(toy.NAME, root)
         pipeline.build(assignment, device="cpu")
-        answers = {"q1": "def add(a, b):\n    return a + b", "q2": LOOKUP_CELL}
-        submission = toy.student(tmp_path / "sub" / "toy.ipynb", **answers)
-        results = pipeline.grade(assignment, submission, device="cpu").results
-    finally:
-        os.environ.pop("KIT_BUNDLE_DIR", None)
+        yield assignment
+
+
+@pytest.mark.parametrize("source", ["files", "apt-deb"])
+def test_a_lookup_in_the_public_files_finds_them_hidden_under_the_grader(
+    source, lookup_kit, tmp_path
+):
+    """Does a notebook whose prediction cell reads Fashion-MNIST's public test split (from its
+    files, or unpacked from apt's cached .deb) find nothing while graded, and earn 0 points for
+    performance (a nearest-neighbour lookup scores 1.0 on "noise" images where the files can be
+    read), its other tests keeping their points?"""
+    import toy_assignment as toy
+
+    q2 = f"SOURCE = {source!r}\n" + LOOKUP_CELL
+    answers = {"q1": "def add(a, b):\n    return a + b", "q2": q2}
+    submission = toy.student(tmp_path / "sub" / "toy.ipynb", **answers)
+    results = pipeline.grade(lookup_kit, submission, device="cpu").results
     tests = {t["name"]: t for t in results["tests"]}
     assert tests["lookup"]["score"] == 0, tests["lookup"]["output"]
     assert tests["q2_tests"]["score"] == 3 and tests["q1_tests"]["score"] == 2

@@ -67,7 +67,7 @@ __all__ = [
     "TRANSFORMS",
     "ImageTransform",
     "prepare_hidden_split",
-    "public_test_files",
+    "public_test_paths",
     "read_hidden_inputs",
     "read_hidden_labels",
     "read_hidden_masks",
@@ -165,17 +165,24 @@ def transform_images(images: np.ndarray, transform: ImageTransform, seed: int) -
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def public_test_files(extra_roots: Sequence[str | os.PathLike] = ()) -> list[Path]:
+#: Where apt keeps the packages it downloaded: Debian's ``dataset-fashion-mnist`` ``.deb`` holds
+#: the test split too, readable by anyone (``ar`` and ``tar`` unpack it).
+APT_ARCHIVES = Path("/var/cache/apt/archives")
+
+
+def public_test_paths(extra_roots: Sequence[str | os.PathLike] = ()) -> list[Path]:
     """Where a notebook could read Fashion-MNIST's public test split (the images the hidden set
     is drawn from), existing or not: the grader hides these from the kernel.
 
-    Every folder :func:`helpers.data.fashion.fashion_mnist` searches or downloads into
-    (``$KIT_DATA_DIR`` as the grader sees it, Debian's folder, ``~/.cache/kit-data``),
-    torchvision's ``FashionMNIST/raw`` layout under each, and ``extra_roots`` (e.g. the kit's
-    ``data/``); both the ``.gz`` files and torchvision's decompressed copies. Only the test
-    files: a notebook may still read the training split (a2 does, under the grader too).
+    The test files in every folder :func:`helpers.data.fashion.fashion_mnist` searches or
+    downloads into (``$KIT_DATA_DIR`` as the grader sees it, Debian's folder,
+    ``~/.cache/kit-data``), in torchvision's ``FashionMNIST/raw`` layout under each and under
+    ``extra_roots`` (e.g. the kit's ``data/``), ``.gz`` and torchvision's decompressed copies;
+    and apt's whole package cache, :data:`APT_ARCHIVES`, which nothing in a notebook needs.
+    Only the test files otherwise: a notebook may still read the training split (a2 does, under
+    the grader too).
 
-    >>> Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") in public_test_files()
+    >>> Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") in public_test_paths()
     True
     """
     from helpers.data.fashion import _FILES, _candidate_dirs, _download_dir
@@ -186,7 +193,7 @@ def public_test_files(extra_roots: Sequence[str | os.PathLike] = ()) -> list[Pat
     names = [name for name, _, _ in _FILES["test"]]
     names += [name.removesuffix(".gz") for name in names]
     found = [folder / name for folder in folders for name in names]
-    return list(dict.fromkeys(found))
+    return [*dict.fromkeys(found), APT_ARCHIVES]
 
 
 def _hidden_ids(n: int) -> list[str]:
