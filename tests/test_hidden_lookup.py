@@ -269,3 +269,37 @@ def test_a2_build_gives_the_reference_full_marks_with_the_test_files_hidden(tmp_
     performance = summary["performance"][band.name]
     assert performance["points"] == band.max_score, performance
     assert performance["value"] >= band.full_at + 0.01, performance
+
+
+def test_cli_transforms_with_the_seed_it_is_given(tmp_path, capsys):
+    """Does `--transform noise --transform-seed 3` write the same images twice, unlike the
+    untransformed split, and an unknown transform exit 2 naming the choices?"""
+    from helpers.data.hidden import main
+
+    written = []
+    for name, extra in (
+        ("a", ["--transform", "noise", "--transform-seed", "3"]),
+        ("b", ["--transform", "noise", "--transform-seed", "3"]),
+        ("c", []),
+    ):
+        argv = [
+            "--dataset",
+            "fashion-mnist",
+            "--limit",
+            "10",
+            "--seed",
+            "1",
+            *extra,
+            "--inputs",
+            str(tmp_path / name / "i"),
+            "--labels",
+            str(tmp_path / name / "l"),
+        ]
+        assert main(argv) == 0
+        written.append((tmp_path / name / "i" / "images.npy").read_bytes())
+    assert written[0] == written[1] != written[2]
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["--dataset", "fashion-mnist", "--transform", "blur", "--inputs", "a", "--labels", "b"]
+        )
+    assert exit_info.value.code == 2 and "invalid choice: 'blur'" in capsys.readouterr().err
