@@ -23,8 +23,10 @@ A complete example, with every key and its default (only ``[assignment]`` is req
     [hidden_data]                          # the grader's hidden test set (optional)
     dataset = "fashion-mnist"              # a dataset helpers.data.hidden can prepare
     split = "test"
-    seed = 12345
+    seed = 12345                           # the shuffle; absent: a secret one at each build
     limit = 0                              # 0 = the whole split
+    transform = "affine-flip-noise"        # Fashion-MNIST: helpers.data.hidden.TRANSFORMS
+    transform_seed = 7                     # absent (best): a secret one at each build
     # VOC-style data also: root = "data/voc" (relative to the kit's root), task =
     # "classification" | "segmentation", difficult = "positive" | "ignore", superclasses = false
 
@@ -200,7 +202,8 @@ def load_assignment(name: str, root: str | Path | None = None) -> Assignment:
     hidden = data.get("hidden_data")
     if hidden is not None:
         known = {"dataset": str, "split": str, "seed": int, "limit": int, "root": str,
-                 "task": str, "difficult": str, "superclasses": bool}  # fmt: skip
+                 "task": str, "difficult": str, "superclasses": bool, "transform": str,
+                 "transform_seed": int}  # fmt: skip
         _take(hidden, known, "hidden_data", path)
     performance = []
     for i, table in enumerate(data.get("performance", [])):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -141,6 +142,7 @@ def run_notebook(
 ) -> tuple[NotebookRun, list[str]]:
     """Assemble and execute one notebook; returns the run and the assembly's repairs."""
     from autograder.execute import execute_notebook
+    from helpers.data.hidden import public_test_paths
 
     source = nbformat.read(bundle / "source" / notebook_name, as_version=4)
     release = nbformat.read(bundle / "release" / notebook_name, as_version=4)
@@ -177,6 +179,9 @@ def run_notebook(
     }
     root = assignment.root
     hide = [bundle, private, root / "source", root / "assignments", root / "build", root / ".git"]
+    # The public files the hidden Fashion-MNIST images come from: a lookup in them would score
+    # full marks without a model (bench/hidden_lookup.py).
+    hide += public_test_paths([root / "data"])
     # KIT_HIDE: more paths to keep from the kernel (e.g. an instructor's other courses),
     # separated like PATH.
     hide += [Path(p) for p in os.environ.get("KIT_HIDE", "").split(os.pathsep) if p]
@@ -227,6 +232,9 @@ def _hidden_data(assignment: Assignment, target: Path) -> None:
 
     spec = dict(assignment.hidden_data)
     dataset = spec.pop("dataset")
+    # A seed the config does not give is drawn from secrets and written nowhere, so neither
+    # the order of the hidden images nor their transform can be reproduced from public files.
+    spec.setdefault("seed", secrets.randbits(64))
     limit = spec.pop("limit", 0) or None
     if "root" in spec:  # relative to the kit's root, like every other path in the config
         spec["root"] = assignment.root / spec["root"]

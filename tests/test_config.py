@@ -50,3 +50,24 @@ def test_a_synthetic_segmentation_hidden_set_is_built_from_the_config(tmp_path):
     ids, _ = read_hidden_labels(tmp_path / "hidden" / "labels")
     assert len(ids) == 4
     assert sorted(p.stem for p in (tmp_path / "hidden" / "labels" / "masks").glob("*.png")) == ids
+
+
+def test_hidden_fashion_mnist_seeds_are_secret_unless_the_config_gives_them(tmp_path):
+    """Does [hidden_data] pass transform and transform_seed on, and draw both seeds from secrets
+    when the config gives none (two builds differ; with both seeds given they are equal)?"""
+    write(tmp_path, '[hidden_data]\ndataset = "fashion-mnist"\nlimit = 30\ntransform = "noise"\n')
+    drawn = []
+    for k in range(2):
+        pipeline._hidden_data(load_assignment("x", tmp_path), tmp_path / f"d{k}")
+        drawn.append((tmp_path / f"d{k}" / "inputs" / "images.npy").read_bytes())
+    assert drawn[0] != drawn[1]
+    write(tmp_path, '[hidden_data]\ndataset = "fashion-mnist"\nlimit = 30\ntransform = "noise"\n'
+                    "seed = 4\ntransform_seed = 9\n")  # fmt: skip
+    given = []
+    for k in range(2):
+        pipeline._hidden_data(load_assignment("x", tmp_path), tmp_path / f"g{k}")
+        given.append((tmp_path / f"g{k}" / "inputs" / "images.npy").read_bytes())
+    assert given[0] == given[1]
+    write(tmp_path, '[hidden_data]\ndataset = "fashion-mnist"\ntransfrom = "noise"\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'transfrom'.*Did you mean 'transform'"):
+        load_assignment("x", tmp_path)

@@ -41,9 +41,11 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,10 +64,14 @@ from helpers.data.voc import (
 
 __all__ = [
     "DATASETS",
+    "TRANSFORMS",
+    "ImageTransform",
     "prepare_hidden_split",
+    "public_test_paths",
     "read_hidden_inputs",
     "read_hidden_labels",
     "read_hidden_masks",
+    "transform_images",
 ]
 
 DATASETS = ("fashion-mnist", "voc", "synthetic")
@@ -74,6 +80,120 @@ IDS_FILE = "ids.csv"
 IMAGES_FILE = "images.npy"
 LABELS_FILE = "labels.csv"
 MASKS_DIR = "masks"
+
+
+@dataclass(frozen=True)
+class ImageTransform:
+    """Random changes the grader makes to each hidden Fashion-MNIST image, so that the image
+    is no longer a copy of one in the public files (where a notebook could look its label up).
+
+    Each image gets its own draw, in this order: a left-right mirror (``flip``, probability
+    1/2), one affine warp (rotation, scale and shift about the centre, bilinear, black outside)
+    and additive Gaussian noise, rounded and clipped to 0..255.
+
+    Attributes:
+        flip: mirror half of the images, left to right.
+        rotate: largest rotation, in degrees (uniform in [-rotate, rotate]).
+        scale: largest relative change of size (uniform factor in [1 - scale, 1 + scale]).
+        shift: largest shift in pixels along each axis (uniform, not whole pixels).
+        noise: standard deviation of the noise, in grey levels (0..255).
+    """
+
+    flip: bool = False
+    rotate: float = 0.0
+    scale: float = 0.0
+    shift: float = 0.0
+    noise: float = 0.0
+
+
+#: The transforms ``[hidden_data] transform`` can name; figures in ``bench/hidden_lookup.py``.
+TRANSFORMS = {
+    "none": ImageTransform(),
+    "noise": ImageTransform(noise=4.0),
+    "shift-flip-noise": ImageTransform(flip=True, shift=2.0, noise=4.0),
+    "affine-flip-noise": ImageTransform(flip=True, rotate=15.0, scale=0.15, shift=2.0, noise=4.0),
+}
+
+
+def transform_images(images: np.ndarray, transform: ImageTransform, seed: int) -> np.ndarray:
+    """Apply ``transform`` to every image, each with its own random draw from ``seed``.
+
+    Args:
+        images: uint8 (N, H, W), grey levels 0..255 on a black background.
+        transform: what to change (see :class:`ImageTransform`).
+        seed: the private seed; the same seed gives the same images.
+
+    Returns:
+        uint8 (N, H, W): new arrays, ``images`` is left as it is.
+
+    >>> same = transform_images(np.full((2, 4, 4), 7, np.uint8), TRANSFORMS["none"], seed=1)
+    >>> same.dtype, same.shape, int(same.min()), int(same.max())
+    (dtype('uint8'), (2, 4, 4), 7, 7)
+    """
+    import torch
+    from torch.nn import functional
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise ValueError(f"images must be uint8 (N, H, W); got {images.dtype} {images.shape}.")
+    n, h, w = images.shape
+    rng = np.random.default_rng(seed)
+    out = images.astype(np.float32)
+    if transform.flip:
+        mirrored = rng.random(n) < 0.5
+        out[mirrored] = out[mirrored, :, ::-1]
+    if transform.rotate or transform.scale or transform.shift:
+        # One batched warp through torch's affine_grid/grid_sample rather than a loop of
+        # per-image calls. The grid is in [-1, 1] units, so a shift of s pixels is 2 s / size;
+        # it maps output to input positions, hence the inverse rotation and scale.
+        angle = np.deg2rad(rng.uniform(-transform.rotate, transform.rotate, n))
+        size = rng.uniform(1 - transform.scale, 1 + transform.scale, n)
+        dx, dy = rng.uniform(-transform.shift, transform.shift, (2, n))
+        cos, sin = np.cos(angle) / size, np.sin(angle) / size
+        theta = np.stack(
+            [np.stack([cos, -sin, -2 * dx / w], 1), np.stack([sin, cos, -2 * dy / h], 1)], 1
+        )
+        grid = functional.affine_grid(
+            torch.from_numpy(theta.astype(np.float32)), [n, 1, h, w], align_corners=False
+        )
+        warped = functional.grid_sample(
+            torch.from_numpy(out[:, None]), grid, mode="bilinear", align_corners=False
+        )
+        out = warped[:, 0].numpy()
+    if transform.noise:
+        out = out + rng.normal(0.0, transform.noise, out.shape).astype(np.float32)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+#: Where apt keeps the packages it downloaded: Debian's ``dataset-fashion-mnist`` ``.deb`` holds
+#: the test split too, readable by anyone (``ar`` and ``tar`` unpack it).
+APT_ARCHIVES = Path("/var/cache/apt/archives")
+
+
+def public_test_paths(extra_roots: Sequence[str | os.PathLike] = ()) -> list[Path]:
+    """Where a notebook could read Fashion-MNIST's public test split (the images the hidden set
+    is drawn from), existing or not: the grader hides these from the kernel.
+
+    The test files in every folder :func:`helpers.data.fashion.fashion_mnist` searches or
+    downloads into (``$KIT_DATA_DIR`` as the grader sees it, Debian's folder,
+    ``~/.cache/kit-data``), in torchvision's ``FashionMNIST/raw`` layout under each and under
+    ``extra_roots`` (e.g. the kit's ``data/``), ``.gz`` and torchvision's decompressed copies;
+    and apt's whole package cache, :data:`APT_ARCHIVES`, which nothing in a notebook needs.
+    Only the test files otherwise: a notebook may still read the training split (a2 does, under
+    the grader too).
+
+    >>> Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") in public_test_paths()
+    True
+    """
+    from helpers.data.fashion import _FILES, _candidate_dirs, _download_dir
+
+    folders = _candidate_dirs(None)
+    for base in (_download_dir(None), *map(Path, extra_roots)):
+        folders += [base, base / "fashion-mnist", base / "FashionMNIST" / "raw"]
+    names = [name for name, _, _ in _FILES["test"]]
+    names += [name.removesuffix(".gz") for name in names]
+    found = [folder / name for folder in folders for name in names]
+    return [*dict.fromkeys(found), APT_ARCHIVES]
 
 
 def _hidden_ids(n: int) -> list[str]:
@@ -127,6 +247,8 @@ def prepare_hidden_split(
     superclasses: bool = False,
     seed: int = 0,
     limit: int | None = None,
+    transform: str = "none",
+    transform_seed: int | None = None,
 ) -> int:
     """Write a hidden test set: images into ``inputs``, labels into ``labels`` (format above).
 
@@ -146,6 +268,11 @@ def prepare_hidden_split(
         seed: seeds the shuffle that hides the original order.
         limit: keep at most this many images (a random subset, by ``seed``); ``None`` or 0
             keeps the whole split (as ``limit = 0`` in ``assignment.toml``).
+        transform: Fashion-MNIST only: a name in :data:`TRANSFORMS`, what is done to each
+            image so that it is no copy of one in the public files (``"none"``: the originals).
+        transform_seed: the transform's private seed; ``None`` draws one from :mod:`secrets`.
+            It is written nowhere: a notebook cannot find it, and writing the split again
+            gives other images.
 
     Returns:
         How many images were written.
@@ -156,6 +283,12 @@ def prepare_hidden_split(
         raise ValueError("Fashion-MNIST has no masks: use task='classification'.")
     if superclasses and dataset != "synthetic":
         raise ValueError("superclasses=True needs dataset='synthetic': only its classes group.")
+    verify_str_arg(transform, "transform", tuple(TRANSFORMS))
+    if transform != "none" and dataset != "fashion-mnist":
+        raise ValueError(
+            f"transform={transform!r} needs dataset='fashion-mnist': other datasets' images are "
+            "copied as they are (use transform='none')."
+        )
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be a number of images, or 0 for all; got {limit}.")
     if dataset != "fashion-mnist" and root is None:
@@ -190,7 +323,10 @@ def prepare_hidden_split(
     _write_csv(inputs / IDS_FILE, ["id"], [[i] for i in ids])
 
     if dataset == "fashion-mnist":
-        np.save(inputs / IMAGES_FILE, np.ascontiguousarray(data.images[order]), allow_pickle=False)
+        if transform_seed is None:
+            transform_seed = secrets.randbits(64)
+        images = transform_images(data.images[order], TRANSFORMS[transform], transform_seed)
+        np.save(inputs / IMAGES_FILE, images, allow_pickle=False)
         rows = [[i, int(y)] for i, y in zip(ids, data.labels[order], strict=True)]
         _write_csv(labels / LABELS_FILE, ["id", "label"], rows)
         return len(ids)
@@ -349,6 +485,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--labels", required=True, help="empty folder for the labels")
     parser.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
     parser.add_argument("--limit", type=int, help="keep at most this many images (0: all)")
+    parser.add_argument(
+        "--transform", default="none", choices=TRANSFORMS, help="fashion-mnist: change each image"
+    )
+    parser.add_argument(
+        "--transform-seed", type=int, help="the transform's seed (default: a secret random one)"
+    )
     args = parser.parse_args(argv)
     try:
         n = prepare_hidden_split(
@@ -362,6 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             superclasses=args.superclasses,
             seed=args.seed,
             limit=args.limit,
+            transform=args.transform,
+            transform_seed=args.transform_seed,
         )
     except (DataMissingError, FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
