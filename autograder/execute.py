@@ -638,6 +638,7 @@ def execute_notebook(
     isolate: bool | None = None,
     output_path: Path | None = None,
     kernel_user: str | None = None,
+    writable: Sequence[Path] | None = None,
 ) -> ExecutionResult:
     """Run ``notebook`` in a sandboxed kernel with papermill; see the module docstring.
 
@@ -666,6 +667,7 @@ def execute_notebook(
         hide=hidden,
         limits=SandboxLimits(limits.memory_mb, limits.max_processes, limits.max_file_mb),
         kernel_env=dict(kernel_env or {}),
+        writable=writable,  # folders of workdir the kernel may write, its cwd first (sandbox)
     )
     budget = _OutputBudget(limits.max_output_chars, int(limits.max_notebook_output_mb * 2**20))
     records: dict[int, tuple[nbformat.NotebookNode, str]] = {}  # index -> (cell, outcome)

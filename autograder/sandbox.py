@@ -402,6 +402,9 @@ class KernelSandbox:
     hide: Sequence[Path] = ()
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     kernel_env: dict[str, str] | None = None
+    #: The folders inside ``workdir`` handed to the kernel user; the first is its working
+    #: directory, and ``workdir`` itself stays the caller's. None: all of ``workdir`` (the cwd).
+    writable: Sequence[Path] | None = None
     base: Path = field(init=False)
     token: str = field(init=False, default_factory=lambda: secrets.token_hex(16))
     _lock: int | None = field(init=False, default=None)
@@ -410,6 +413,8 @@ class KernelSandbox:
     # ------------------------------------------------------------------ set-up and tear-down
     def __enter__(self) -> KernelSandbox:
         self.workdir = Path(os.path.realpath(self.workdir))
+        self.writable = [Path(os.path.realpath(p)) for p in self.writable or [self.workdir]]
+        self.cwd = self.writable[0]
         if not self.workdir.is_dir():
             raise FileNotFoundError(
                 f"The kernel's working directory {self.workdir} does not exist; create it and put "
@@ -450,9 +455,10 @@ class KernelSandbox:
                 )
             os.chmod(self.base, 0o711)
             _give_to_user(self.kernel_dir, iso.uid, iso.gid)
-            _give_to_user(self.workdir, iso.uid, iso.gid)
+            for folder in self.writable:
+                _give_to_user(folder, iso.uid, iso.gid)
             if not iso.namespaces:
-                for needed in (self.workdir, self.kernel_dir):
+                for needed in (*self.writable, self.kernel_dir):
                     _check_reachable(needed, iso.uid, iso.gid)
                 for hidden in self.hidden:
                     self._close_by_permissions(hidden)
@@ -502,7 +508,7 @@ class KernelSandbox:
             "uid": iso.uid,
             "gid": iso.gid,
             "python": sys.executable,
-            "cwd": str(self.workdir),
+            "cwd": str(self.cwd),
             "env": self._kernel_environment(),
             "hide": [str(p) for p in self.hidden],
             "keep": [str(self.workdir), str(self.kernel_dir), *self._needed_under(PRIVATE_TMP)],
@@ -557,7 +563,7 @@ class KernelSandbox:
         self._tails.append(tail)
         self._pending_write_fd = write_fd
         return {
-            "cwd": str(self.workdir),
+            "cwd": str(self.cwd),
             # The launcher's own environment; it builds the kernel's from its settings (-I).
             "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
             "stdout": subprocess.DEVNULL,
