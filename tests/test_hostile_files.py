@@ -81,8 +81,16 @@ def canary(tmp_path):
 
 # ------------------------------------------------------------------------------ whole runs
 @needs_root
-def test_records_folder_replaced_by_a_link_to_the_expected_records_scores_nothing(kit, tmp_path):
-    """Can the last cell swap the records folder for a link to the bundle's expected records?"""
+@pytest.mark.parametrize("namespaces", [True, False], ids=["namespaces", "permissions-only"])
+def test_records_folder_replaced_by_a_link_to_the_expected_records_scores_nothing(
+    kit, tmp_path, monkeypatch, namespaces
+):
+    """Can the last cell swap the records folder for a link to the bundle's expected records?
+    (Also where namespaces are refused and only file ownership protects the work folder.)"""
+    if not namespaces:
+        from autograder import sandbox
+
+        monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
     expected = pipeline.bundle_dir(kit[0]) / "expected"
     swap = (
         "import os\n"
