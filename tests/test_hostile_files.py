@@ -51,6 +51,43 @@ def kit(tmp_path_factory):
     os.environ.pop("KIT_BUNDLE_DIR", None)
 
 
+#: A hidden test set and a prediction file scored by accuracy, for the OUTPUT_DIR cases.
+PERFORMANCE = """
+[hidden_data]
+dataset = "fashion-mnist"
+seed = 5
+limit = 50
+
+[[performance]]
+name = "Accuracy on the hidden set"
+predictions = "p.csv"
+metric = "accuracy"
+zero_at = 0.0
+full_at = 1.0
+max_score = 1.0
+"""
+#: A last cell that writes the prediction file (every image: class 0).
+PREDICT = (
+    "import os\nfrom helpers.data.hidden import read_hidden_inputs\n"
+    "from helpers.predictions import save_predictions\n"
+    "ids, _ = read_hidden_inputs(DATA_DIR)\n"
+    "save_predictions(os.path.join(OUTPUT_DIR, 'p.csv'), ids, [0] * len(ids))\n"
+)
+
+
+@pytest.fixture(scope="module")
+def perf_kit(tmp_path_factory):
+    """The toy assignment with a hidden Fashion-MNIST subset and a performance band."""
+    root = toy.make_root(tmp_path_factory.mktemp("perf"))
+    config = root / "assignments" / toy.NAME / "assignment.toml"
+    config.write_text(config.read_text() + PERFORMANCE)
+    os.environ["KIT_BUNDLE_DIR"] = str(root / "bundles")
+    assignment = load_assignment(toy.NAME, root)
+    summary = pipeline.build(assignment, device="cpu")
+    yield assignment, summary
+    os.environ.pop("KIT_BUNDLE_DIR", None)
+
+
 def grade(kit, submission):
     return pipeline.grade(kit[0], submission, device="cpu").results
 
@@ -72,6 +109,7 @@ def canary(tmp_path):
     folder = tmp_path / "canary"
     (folder / "sub").mkdir(parents=True)
     (folder / "secret.txt").write_text("CANARY-FIRST-LINE\nmore\n")
+    (folder / "p.csv").write_text("CANARY-FIRST-LINE,of another submission's predictions\n")
     (folder / "sub" / "x.npy").write_bytes(b"not an array")
     os.symlink("/etc/hostname", folder / "link")
     os.chmod(folder, 0o700)
@@ -130,6 +168,50 @@ def test_links_to_a_root_only_folder_are_neither_followed_nor_emptied(kit, tmp_p
     assert (folder / "secret.txt").read_text().startswith("CANARY-FIRST-LINE")
     assert "CANARY" not in json.dumps(results)
     assert by_name(results)["q2_tests"]["score"] == 0
+
+
+@needs_root
+def test_a_prediction_file_linked_to_a_root_only_file_is_neither_read_nor_quoted(
+    perf_kit, tmp_path, canary
+):
+    """Does a p.csv that links to a root-only file get its first line quoted? (It must not.)"""
+    folder, _ = canary
+    good = with_last_cell(toy.student(tmp_path / "good" / "toy.ipynb", **SOLVED), PREDICT)
+    results = grade(perf_kit, good)
+    accuracy = by_name(results)["Accuracy on the hidden set"]
+    assert "accuracy = " in accuracy["output"] and "on 50 hidden images" in accuracy["output"]
+    attack = PREDICT + (
+        "os.remove(os.path.join(OUTPUT_DIR, 'p.csv'))\n"
+        f"os.symlink({str(folder / 'secret.txt')!r}, os.path.join(OUTPUT_DIR, 'p.csv'))\n"
+    )
+    path = with_last_cell(toy.student(tmp_path / "bad" / "toy.ipynb", **SOLVED), attack)
+    results = grade(perf_kit, path)
+    accuracy = by_name(results)["Accuracy on the hidden set"]
+    assert "CANARY" not in json.dumps(results)
+    assert accuracy["score"] == 0 and "p.csv is a symbolic link" in accuracy["output"]
+
+
+@needs_root
+def test_output_dir_swapped_for_a_link_to_a_root_only_folder_is_not_read(
+    perf_kit, tmp_path, canary
+):
+    """OUTPUT_DIR swapped for a link to a root-only folder that holds a p.csv (another
+    submission's, say): is that file read and quoted? (The kernel user cannot even rename
+    OUTPUT_DIR, so nothing is written.)"""
+    folder, listing = canary
+    attack = (
+        "import os\n"
+        "try:\n    os.rename(OUTPUT_DIR, OUTPUT_DIR + '.old')\n"
+        "except OSError as e:\n    print('rename', type(e).__name__)\n"
+        f"try:\n    os.symlink({str(folder)!r}, OUTPUT_DIR)\n"
+        "except OSError as e:\n    print('link', type(e).__name__)\n"
+    )
+    path = with_last_cell(toy.student(tmp_path / "swap" / "toy.ipynb", **SOLVED), attack)
+    results = grade(perf_kit, path)
+    accuracy = by_name(results)["Accuracy on the hidden set"]
+    assert "CANARY" not in json.dumps(results)
+    assert accuracy["score"] == 0 and "p.csv was not written" in accuracy["output"]
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == listing
 
 
 def test_a_notebook_that_is_a_link_to_the_source_is_refused(kit, tmp_path):
