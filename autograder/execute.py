@@ -7,6 +7,7 @@ Public API::
                                     # raises-exception, one cell tagged "parameters"
         workdir=Path(...),          # the kernel's cwd, holding the student's files (handed to the
                                     # kernel user when isolated)
+        writable=None,              # or folders of workdir for the kernel user, its cwd first
         parameters={"GRADING": True, "DEVICE": "cpu", "DATA_DIR": ..., "OUTPUT_DIR": ...,
                     "SEED": 0},     # injected by papermill after the "parameters" cell
         limits=Limits(cell_timeout_s=300, total_timeout_s=900, memory_mb=4096, ...),

@@ -25,10 +25,13 @@ never what the file holds.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import stat
 import subprocess
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Folder", "UnsafeFileError", "read_file", "remove_tree"]
 
@@ -223,14 +226,21 @@ def remove_tree(path: Path | str) -> None:
 
     GNU ``rm`` walks with ``openat``/``unlinkat`` (fts, physical walk) and keeps no Python frame
     per level, so a student's 10,000-level tree costs it nothing; ``--one-file-system`` skips any
-    mount point below. A link at ``path`` itself is removed, never followed. Errors are ignored
-    (the folder may already be gone); the caller checks what is left if it matters.
+    mount point below. A link at ``path`` itself is removed, never followed. It never raises:
+    clean-up runs in ``finally`` blocks, after the results are safe; what could not be removed
+    is logged as a warning.
     """
     path = Path(path)
     if not os.path.lexists(path):
         return
-    subprocess.run(
-        ["rm", "-rf", "--one-file-system", "--", str(path)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        check=False, timeout=600,
-    )  # fmt: skip
+    try:
+        done = subprocess.run(
+            ["rm", "-rf", "--one-file-system", "--", str(path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            check=False, timeout=600,
+        )  # fmt: skip
+        why = done.stderr.decode("utf-8", "replace")[-500:].strip()
+    except (OSError, subprocess.SubprocessError) as error:
+        why = str(error)
+    if os.path.lexists(path):
+        log.warning("could not remove %s: %s", path, why or "rm left it")
