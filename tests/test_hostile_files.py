@@ -455,3 +455,14 @@ def test_remove_tree_never_follows_a_link(tmp_path, canary):
     assert not victim.exists()
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == listing
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_check_tells_a_student_that_a_file_is_over_the_limit(kit, tmp_path, capsys):
+    """Does the student's own `check` say, before submitting, that the weights are too large?"""
+    from autograder.check import check
+
+    path = toy.student(tmp_path / "toy.ipynb", **SOLVED)
+    with open(tmp_path / "weights.bin", "wb") as f:
+        f.truncate(3 * 2**20)
+    assert check(path, root=kit[0].root) == 1
+    assert "weights.bin is 3 MB; the grader takes files up to 1 MB" in capsys.readouterr().out
