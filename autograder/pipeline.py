@@ -400,9 +400,11 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                 device=device, isolate=isolate, private=private,
             )  # fmt: skip
             runs.callback(run.discard)
+            if run.records is None:
+                raise BuildError(f"{run.records_dir} is not the folder the grader made; not read.")
             announced = _records_by_cell(run.executed)
             rules = {}
-            if run.records is not None and run.records.exists("index.jsonl"):
+            if run.records.exists("index.jsonl"):
                 index = run.records.read_bytes("index.jsonl", MAX_INDEX_BYTES).decode("utf-8")
                 for line in index.splitlines():
                     entry = json.loads(line)
