@@ -51,9 +51,13 @@ def check(notebook: Path, *, root: Path | None = None) -> int:
         return 1
     assembled = assemble(release, release, intake.notebook)
     problems += assembled.repairs
+    limit_mb = assignment.limits.max_submitted_file_mb
     for file in assignment.files:
         if not (notebook.parent / file).is_file():
             problems.append(f"{file} is missing: put it next to the notebook and submit it too.")
+        elif (size := (notebook.parent / file).stat().st_size) > limit_mb * 2**20:
+            problems.append(f"{file} is {size / 2**20:.0f} MB; the grader takes files up to "
+                            f"{limit_mb} MB. Save a smaller model and submit that.")  # fmt: skip
 
     tests = [i for i, c in enumerate(assembled.notebook.cells) if is_autograded_test(c)]
     print(f"Running {name} as the grader will (visible tests only; this can take a while)...")

@@ -13,6 +13,8 @@ A complete example, with every key and its default (only ``[assignment]`` is req
     total_timeout_s = 900                  # the whole notebook
     memory_mb = 4096                       # the kernel and its children
     max_processes = 256                    # processes of the grading user
+    max_submitted_file_mb = 256            # each submitted file ([assignment] files), checked
+                                           # before it is copied
     # ... and any other field of autograder.limits.Limits (output caps, restarts, ...)
 
     [grading]

@@ -4,10 +4,8 @@
   it gets ``ENOSPC`` there while the grader's own files (results, the executed notebook) live on
   another file system it cannot fill. A per-file limit (RLIMIT_FSIZE) does not bound a folder:
   many files do. tmpfs pages are memory: the run's memory cgroup counts them too.
-- :func:`remove_tree` deletes a folder the student could have shaped (a 1,500-level tree, names
-  that are not UTF-8, links): GNU ``rm -r --one-file-system`` walks it iteratively with
-  directory descriptors and never follows a link or crosses into another mount, where Python's
-  :func:`shutil.rmtree` recurses once per level (``RecursionError`` past about 1,000).
+- :func:`remove_tree` (from :mod:`autograder.safe_fs`, re-exported here) deletes a folder the
+  student could have shaped, however deep, without following a link.
 """
 
 from __future__ import annotations
@@ -16,11 +14,11 @@ import contextlib
 import ctypes
 import logging
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from autograder.safe_fs import remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -101,27 +99,3 @@ def capped_folder(
                 _unmount(path)
         finally:
             remove_tree(path)
-
-
-def remove_tree(path: Path) -> None:
-    """Delete ``path`` and everything under it, without recursion in Python.
-
-    Runs GNU ``rm -rf --one-file-system`` (iterative, descriptor-based, never follows a link,
-    leaves other mounts alone). Run it only once nothing else writes there: as root it deletes
-    what the path names at that moment. Raises OSError if something is left.
-    """
-    path = Path(path)
-    if not os.path.lexists(path):
-        return
-    rm = shutil.which("rm", path="/usr/bin:/bin")
-    if rm is None:  # pragma: no cover - every Linux has it
-        raise OSError(f"cannot remove {path}: no `rm` in /usr/bin or /bin")
-    run = subprocess.run(
-        [rm, "-rf", "--one-file-system", "--", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
-    )
-    if os.path.lexists(path):
-        raise OSError(f"could not remove {path}: {run.stderr.strip() or run.returncode}")

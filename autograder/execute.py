@@ -7,6 +7,7 @@ Public API::
                                     # raises-exception, one cell tagged "parameters"
         workdir=Path(...),          # the kernel's cwd, holding the student's files (handed to the
                                     # kernel user when isolated)
+        writable=None,              # or folders of workdir for the kernel user, its cwd first
         parameters={"GRADING": True, "DEVICE": "cpu", "DATA_DIR": ..., "OUTPUT_DIR": ...,
                     "SEED": 0},     # injected by papermill after the "parameters" cell
         limits=Limits(cell_timeout_s=300, total_timeout_s=900, memory_mb=4096, ...),
@@ -638,6 +639,7 @@ def execute_notebook(
     isolate: bool | None = None,
     output_path: Path | None = None,
     kernel_user: str | None = None,
+    writable: Sequence[Path] | None = None,
 ) -> ExecutionResult:
     """Run ``notebook`` in a sandboxed kernel with papermill; see the module docstring.
 
@@ -668,6 +670,7 @@ def execute_notebook(
             limits.memory_mb, limits.max_processes, limits.max_file_mb, limits.disk_mb
         ),
         kernel_env=dict(kernel_env or {}),
+        writable=writable,  # folders of workdir the kernel may write, its cwd first (sandbox)
     )
     budget = _OutputBudget(limits.max_output_chars, int(limits.max_notebook_output_mb * 2**20))
     records: dict[int, tuple[nbformat.NotebookNode, str]] = {}  # index -> (cell, outcome)

@@ -37,6 +37,9 @@ class Limits:
     #: Everything the kernel writes to its HOME together (a tmpfs of that size, see
     #: autograder.disk.capped_folder); None: bounded per file only.
     disk_mb: int | None = 1024
+    #: Largest file of the submission the grader copies for the kernel (e.g. trained weights);
+    #: a larger one is refused with a note before a byte of it is read.
+    max_submitted_file_mb: int = 256
     #: Fresh kernels started after a kernel died or had to be killed.
     max_restarts: int = 3
     #: How long an interrupted cell has to stop before the kernel is killed.
@@ -55,6 +58,11 @@ class Limits:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and value > 0):
                 raise ValueError(f"Limits.{name} must be a positive int or None, got {value!r}.")
+        if not (isinstance(self.max_submitted_file_mb, int) and self.max_submitted_file_mb > 0):
+            raise ValueError(
+                "Limits.max_submitted_file_mb must be a positive int, "
+                f"got {self.max_submitted_file_mb!r}."
+            )
         if not (isinstance(self.max_output_chars, int) and self.max_output_chars > 0):
             raise ValueError(
                 f"Limits.max_output_chars must be a positive int, got {self.max_output_chars!r}."

@@ -12,16 +12,30 @@ The private bundle (``build/autograder/<a>/`` by default, mode 0700)::
     expected/<name>.npy, expected.json      what the source recorded, per test cell
     hidden/inputs/, hidden/labels/          the hidden test set (helpers.data.hidden)
     reference/                              the files a reference submission includes
+
+One execution's work folder (``kit-work-*/work``, made by ``run_notebook``, removed after
+scoring; where root may mount, a tmpfs capped at ``limits.disk_mb`` beyond what the grader copies
+in, so filling it costs only the student: autograder.disk)::
+
+    kit-work-XXXX/work/ root's, 0711: the kernel user passes through, cannot rename or replace
+      student/          the kernel's cwd: the submitted files   (the kernel user's: it may write)
+      outputs/          OUTPUT_DIR: prediction files              (the kernel user's)
+      records/          KIT_RECORD_DIR: record() writes here      (the kernel user's)
+      data/, inputs/    DATA_DIR and the hidden tests' inputs     (root's, read-only to the kernel)
+
+After the run, records and outputs are read only through handles opened relative to the work
+folder, never following a link (``autograder.safe_fs``); the folder is removed with
+``safe_fs.remove_tree`` in a ``finally`` block, whatever the student left in it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import secrets
 import shutil
-import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,7 +48,9 @@ from autograder.assemble import assemble, grade_id, is_autograded_test
 from autograder.config import Assignment
 from autograder.intake import read_submission
 from autograder.record import INPUTS_DIR_ENV, RECORD_DIR_ENV, RECORD_MIMETYPE
+from autograder.safe_fs import Folder, UnsafeFileError, remove_tree
 from autograder.score import (
+    MAX_RECORD_BYTES,
     Expected,
     TestOutcome,
     load_expected,
@@ -53,6 +69,10 @@ __all__ = [
 ]
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
+#: The folders of a work folder (see the module docstring).
+STUDENT, OUTPUTS, RECORDS, DATA, INPUTS = "student", "outputs", "records", "data", "inputs"
+#: record()'s index of names and tolerances; a few hundred bytes per record.
+MAX_INDEX_BYTES = 4 * 1024 * 1024
 
 
 class BuildError(RuntimeError):
@@ -85,11 +105,30 @@ class NotebookRun:
     executed: nbformat.NotebookNode
     errors: dict[str, str]  # grade_id -> one sentence ("raised ValueError: ...")
     not_run: dict[str, str]  # grade_id -> why it did not run
-    records_dir: Path
-    output_dir: Path
+    records_dir: Path  # for messages; read through ``records``
+    output_dir: Path  # for messages; read through ``outputs``
     notices: list[str]
     elapsed_s: float
     workdir: Path
+    #: Verified handles of the records folder and OUTPUT_DIR (None: it was not a real folder
+    #: of the kernel user's; scoring then says so for each record and prediction file).
+    records: Folder | None = None
+    outputs: Folder | None = None
+
+    #: Unmounts the work folder's size-capped file system (see ``_work_folder``).
+    unmount: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def discard(self) -> None:
+        """Close the handles and remove the work folder, whatever the student left in it."""
+        try:
+            for folder in (self.records, self.outputs):
+                if folder is not None:
+                    folder.close()
+        finally:
+            try:
+                self.unmount.close()
+            finally:
+                remove_tree(self.workdir.parent)
 
 
 def _private_dir(prefix: str) -> Path:
@@ -98,13 +137,73 @@ def _private_dir(prefix: str) -> Path:
     return path
 
 
-def _drop_untrusted_links(folder: Path) -> None:
-    """Remove everything but regular files: a student's symlink to a hidden file must not be
-    followed by the grader, which can read what the student cannot."""
-    for path in sorted(folder.rglob("*"), reverse=True):
-        mode = path.lstat().st_mode
-        if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            path.unlink()
+def _copy_submitted_files(
+    files_dir: Path | None, names: tuple[str, ...], target: Path, max_bytes: int
+) -> list[str]:
+    """Copy the files ``[assignment] files`` names from the submission into ``target``.
+
+    Each is opened without following a link and size-checked before a byte is read (weights of
+    many gigabytes, a link to a root-only file); what is refused gets a note, the rest is copied.
+    """
+    notes = []
+    try:
+        source = Folder(os.open(files_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), files_dir)
+    except (OSError, TypeError):
+        source = None
+    try:
+        for name in names:
+            missing = f"The file {name} was not in the submission; cells that need it fail."
+            if source is None:
+                notes.append(missing)
+                continue
+            try:
+                stream = source.open_binary(name, max_bytes)
+            except UnsafeFileError as error:
+                message = str(error)
+                if message.endswith("does not exist."):
+                    notes.append(missing)
+                    continue
+                hint = (
+                    "Save a smaller model (fewer or smaller layers) and submit again."
+                    if "byte limit" in message
+                    else "Submit the file itself."
+                )
+                notes.append(f"{message} It was not copied; cells that need it fail. {hint}")
+                continue
+            destination = target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            with stream, open(os.open(destination, flags, 0o644), "wb") as out:
+                shutil.copyfileobj(stream, out)  # bounded: fstat said at most max_bytes
+    finally:
+        if source is not None:
+            source.close()
+    return notes
+
+
+def _copy_read_only(source: Path, target: Path) -> None:
+    """Copy the bundle's folder ``source`` to ``target``, readable by all, writable by root only.
+
+    The bundle is the grader's own (no links, a few levels deep), so os.walk is safe here.
+    """
+    shutil.copytree(source, target)
+    for folder, _, files in os.walk(target):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+def _open_kernel_folders(workdir: Path, kernel_uid: int) -> tuple[Folder | None, ...]:
+    """Verified handles of ``records/`` and ``outputs/``: opened relative to the work folder
+    (root's, checked), not links, owned by the kernel's user. ``None`` for one that is not."""
+    handles: list[Folder | None] = []
+    with Folder.open(workdir, owner=os.geteuid()) as work:
+        for name in (RECORDS, OUTPUTS):
+            try:
+                handles.append(work.folder(name, owner=kernel_uid))
+            except UnsafeFileError:
+                handles.append(None)
+    return tuple(handles)
 
 
 def describe_failure(failure) -> str:
@@ -140,30 +239,97 @@ def run_notebook(
     isolate: bool | None,
     private: Path,
 ) -> tuple[NotebookRun, list[str]]:
-    """Assemble and execute one notebook; returns the run and the assembly's repairs."""
-    from autograder.execute import execute_notebook
-    from helpers.data.hidden import public_test_paths
+    """Assemble and execute one notebook; returns the run and the assembly's repairs.
 
+    The caller scores the run and then calls ``run.discard()`` (in a ``finally`` block).
+    """
     source = nbformat.read(bundle / "source" / notebook_name, as_version=4)
     release = nbformat.read(bundle / "release" / notebook_name, as_version=4)
     assembled = assemble(source, release, student)
 
-    workdir = Path(tempfile.mkdtemp(prefix="kit-work-"))
-    notices: list[str] = []
-    for name in assignment.files:
-        found = submission_files / name if submission_files else None
-        if found is not None and found.is_file() and not found.is_symlink():
-            shutil.copy2(found, workdir / name)
-        else:
-            notices.append(f"The file {name} was not in the submission; cells that need it fail.")
-    data_dir, output_dir = workdir / "data", workdir / "outputs"
-    records_dir, inputs_dir = workdir / ".records", workdir / ".inputs"
-    for folder in (output_dir, records_dir):
-        folder.mkdir()
+    unmount = contextlib.ExitStack()
+    holder = Path(tempfile.mkdtemp(prefix="kit-work-"))
+    try:
+        workdir = _work_folder(holder, assignment, bundle, submission_files, unmount)
+        run, repairs = _run_in(
+            assignment, bundle, notebook_name, assembled, submission_files,
+            device=device, isolate=isolate, private=private, workdir=workdir,
+        )  # fmt: skip
+    except BaseException:
+        try:
+            unmount.close()
+        finally:
+            remove_tree(holder)
+        raise
+    run.unmount = unmount
+    return run, repairs
+
+
+def _bytes_under(folder: Path) -> int:
+    """Total size of the regular files under one of the grader's own folders (the bundle)."""
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _work_folder(
+    holder: Path,
+    assignment: Assignment,
+    bundle: Path,
+    submission_files: Path | None,
+    unmount: contextlib.ExitStack,
+) -> Path:
+    """The run's work folder ``holder/work``: root's, 0711, and, where root may mount, a tmpfs
+    holding at most ``limits.disk_mb`` MB beyond what the grader copies in, so a student who
+    fills the disk gets ENOSPC there while the grader's own files (the executed notebook, the
+    results) live elsewhere (autograder.disk)."""
+    from autograder.disk import capped_folder
+
+    holder.chmod(0o711)  # the grader's: the kernel user may pass through to its folders only
+    workdir = holder / "work"
+    disk_mb = assignment.limits.disk_mb
+    if disk_mb is None:
+        workdir.mkdir(mode=0o711)
+        return workdir
+    copied = _bytes_under(bundle / "hidden" / "inputs") + _bytes_under(bundle / "inputs")
+    if submission_files is not None:
+        for name in assignment.files:
+            with contextlib.suppress(OSError):
+                found = (submission_files / name).lstat()
+                copied += min(found.st_size, assignment.limits.max_submitted_file_mb * 2**20)
+    size_mb = disk_mb + copied // 2**20 + 16
+    unmount.enter_context(capped_folder(workdir, size_mb, mode=0o711))
+    return workdir
+
+
+def _run_in(
+    assignment: Assignment,
+    bundle: Path,
+    notebook_name: str,
+    assembled,
+    submission_files: Path | None,
+    *,
+    device: str,
+    isolate: bool | None,
+    private: Path,
+    workdir: Path,
+) -> tuple[NotebookRun, list[str]]:
+    """``run_notebook``'s work inside the work folder ``workdir`` (see the module docstring)."""
+    from autograder.execute import execute_notebook
+    from helpers.data.hidden import public_test_paths
+
+    student_dir, output_dir, records_dir = workdir / STUDENT, workdir / OUTPUTS, workdir / RECORDS
+    data_dir, inputs_dir = workdir / DATA, workdir / INPUTS
+    for folder in (student_dir, output_dir, records_dir):
+        folder.mkdir(mode=0o700)
+    notices = _copy_submitted_files(
+        submission_files, assignment.files, student_dir,
+        assignment.limits.max_submitted_file_mb * 2**20,
+    )  # fmt: skip
     if (bundle / "hidden" / "inputs").is_dir():
-        shutil.copytree(bundle / "hidden" / "inputs", data_dir)
+        _copy_read_only(bundle / "hidden" / "inputs", data_dir)
     if (bundle / "inputs").is_dir():
-        shutil.copytree(bundle / "inputs", inputs_dir)
+        _copy_read_only(bundle / "inputs", inputs_dir)
     parameters = {
         "GRADING": True,
         "DEVICE": device,
@@ -189,6 +355,7 @@ def run_notebook(
     result = execute_notebook(
         assembled.notebook,
         workdir=workdir,
+        writable=[student_dir, output_dir, records_dir],
         parameters=parameters,
         limits=assignment.limits,
         kernel_env=kernel_env,
@@ -197,14 +364,14 @@ def run_notebook(
         output_path=private / f"executed-{notebook_name}",
     )
     elapsed = time.monotonic() - started
-    for folder in (records_dir, output_dir):
-        _drop_untrusted_links(folder)
+    kernel_uid = result.isolation.uid if result.isolation.enabled else os.geteuid()
+    records, outputs = _open_kernel_folders(workdir, kernel_uid)
     errors, not_run = _cell_outcomes(result, result.notebook)
     notices += list(result.notices)
     if not result.isolation.enabled:
         notices.append(f"Grader: {result.isolation.describe()}.")
     run = NotebookRun(result.notebook, errors, not_run, records_dir, output_dir, notices,
-                      elapsed, workdir)  # fmt: skip
+                      elapsed, workdir, records, outputs)  # fmt: skip
     return run, assembled.repairs
 
 
@@ -285,6 +452,7 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
     expected_dir.mkdir()
     summary = {"assignment": assignment.name, "tests": tests, "performance": {}}
     private = _private_dir("kit-build-")
+    runs = contextlib.ExitStack()  # each run's work folder goes, whatever happens
     try:
         for name in assignment.notebooks:
             source = nbformat.read(bundle / "source" / name, as_version=4)
@@ -292,11 +460,14 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                 assignment, bundle, name, source, bundle / "reference",
                 device=device, isolate=isolate, private=private,
             )  # fmt: skip
+            runs.callback(run.discard)
+            if run.records is None:
+                raise BuildError(f"{run.records_dir} is not the folder the grader made; not read.")
             announced = _records_by_cell(run.executed)
             rules = {}
-            index_file = run.records_dir / "index.jsonl"
-            if index_file.is_file():
-                for line in index_file.read_text().splitlines():
+            if run.records.exists("index.jsonl"):
+                index = run.records.read_bytes("index.jsonl", MAX_INDEX_BYTES).decode("utf-8")
+                for line in index.splitlines():
                     entry = json.loads(line)
                     rules[entry["name"]] = Expected(entry["name"], entry["rtol"], entry["atol"])
             problems = []
@@ -315,7 +486,10 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                     )
                     continue
                 for record_name in names:
-                    shutil.copy2(run.records_dir / f"{record_name}.npy", expected_dir)
+                    record = f"{record_name}.npy"
+                    (expected_dir / record).write_bytes(
+                        run.records.read_bytes(record, MAX_RECORD_BYTES)  # no link followed
+                    )
                 tests[gid] = {
                     "notebook": name,
                     "points": float(cell.metadata["nbgrader"].get("points", 0)),
@@ -329,13 +503,14 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                 )
             for band in assignment.performance:
                 outcome, value = score_performance(
-                    band, run.output_dir, bundle / "hidden" / "labels", "visible"
+                    band, run.outputs or run.output_dir, bundle / "hidden" / "labels", "visible"
                 )
                 summary["performance"][band.name] = {"value": value, "points": outcome.score,
                                                      "max_score": band.max_score,
                                                      "output": outcome.output}  # fmt: skip
-            shutil.rmtree(run.workdir, ignore_errors=True)
+            runs.close()
     finally:
+        runs.close()
         shutil.rmtree(private, ignore_errors=True)
     (bundle / "expected.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -399,6 +574,7 @@ def grade(
     leaderboard: list[dict] = []
     feedback: list[Path] = []
     private = _private_dir("kit-grade-")
+    runs = contextlib.ExitStack()  # each run's work folder goes, whatever happens
     try:
         for name in assignment.notebooks:
             ids = {gid for gid, t in summary["tests"].items() if t["notebook"] == name}
@@ -408,6 +584,7 @@ def grade(
                 assignment, bundle, name, intake.notebook, files_dir,
                 device=device, isolate=isolate, private=private,
             )  # fmt: skip
+            runs.callback(run.discard)
             notices += repairs + run.notices
             for gid, test in summary["tests"].items():
                 if test["notebook"] != name:
@@ -416,13 +593,13 @@ def grade(
                 outcome = score_test_cell(
                     gid, test["points"], error=run.errors.get(gid),
                     not_run=run.not_run.get(gid), expected=expected[gid],
-                    actual_dir=run.records_dir, expected_dir=bundle / "expected",
+                    actual_dir=run.records or run.records_dir, expected_dir=bundle / "expected",
                     visibility=visibility,
                 )  # fmt: skip
                 outcomes.append(outcome)
             for band in assignment.performance:
                 outcome, value = score_performance(
-                    band, run.output_dir, bundle / "hidden" / "labels",
+                    band, run.outputs or run.output_dir, bundle / "hidden" / "labels",
                     assignment.performance_visibility,
                 )  # fmt: skip
                 outcomes.append(outcome)
@@ -436,8 +613,9 @@ def grade(
                 page = feedback_dir / f"{Path(name).stem}.html"
                 page.write_text(feedback_html(run.executed, release_sources, hidden))
                 feedback.append(page)
-            shutil.rmtree(run.workdir, ignore_errors=True)
+            runs.close()
     finally:
+        runs.close()
         shutil.rmtree(private, ignore_errors=True)
     results = results_json(
         outcomes, notices=notices, execution_time=time.monotonic() - started,

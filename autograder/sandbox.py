@@ -489,6 +489,9 @@ class KernelSandbox:
     hide: Sequence[Path] = ()
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     kernel_env: dict[str, str] | None = None
+    #: The folders inside ``workdir`` handed to the kernel user; the first is its working
+    #: directory, and ``workdir`` itself stays the caller's. None: all of ``workdir`` (the cwd).
+    writable: Sequence[Path] | None = None
     base: Path = field(init=False)
     token: str = field(init=False, default_factory=lambda: secrets.token_hex(16))
     _lock: int | None = field(init=False, default=None)
@@ -496,12 +499,16 @@ class KernelSandbox:
     #: The run's memory cgroup, where the machine offers one (see :mod:`autograder.cgroup`).
     cgroup: MemoryCgroup | None = field(init=False, default=None)
     _home: contextlib.ExitStack | None = field(init=False, default=None)
+    #: Hidden paths whose "other" bits were taken (no mount namespace), with their modes.
+    _closed: list[tuple[Path, int]] = field(init=False, default_factory=list)
     _census_read: int = field(init=False, default=0)
     _census_open: int = field(init=False, default=0)
 
     # ------------------------------------------------------------------ set-up and tear-down
     def __enter__(self) -> KernelSandbox:
         self.workdir = Path(os.path.realpath(self.workdir))
+        self.writable = [Path(os.path.realpath(p)) for p in self.writable or [self.workdir]]
+        self.cwd = self.writable[0]
         if not self.workdir.is_dir():
             raise FileNotFoundError(
                 f"The kernel's working directory {self.workdir} does not exist; create it and put "
@@ -548,9 +555,10 @@ class KernelSandbox:
         if iso.namespaces:
             self._make_run_files()
         if iso.enabled:
-            _give_to_user(self.workdir, iso.uid, iso.gid)
+            for folder in self.writable:
+                _give_to_user(folder, iso.uid, iso.gid)
             if not iso.namespaces:
-                for needed in (self.workdir, self.kernel_dir):
+                for needed in (*self.writable, self.kernel_dir):
                     _check_reachable(needed, iso.uid, iso.gid)
                 for hidden in self.hidden:
                     self._close_by_permissions(hidden)
@@ -611,6 +619,7 @@ class KernelSandbox:
                     f"Cannot hide {path}: it belongs to the kernel user, and without a mount "
                     "namespace only file permissions protect it."
                 )
+            self._closed.append((path, stat.S_IMODE(info.st_mode)))
             os.chmod(path, info.st_mode & ~0o007)
 
     def _launch_settings(self) -> dict:
@@ -633,7 +642,7 @@ class KernelSandbox:
             "uid": iso.uid,
             "gid": iso.gid,
             "python": sys.executable,
-            "cwd": str(self.workdir),
+            "cwd": str(self.cwd),
             "env": self._kernel_environment(),
             "hide": [str(p) for p in self.hidden],
             # Writable for the kernel; the rest of the tree is read-only in its mount namespace.
@@ -676,42 +685,62 @@ class KernelSandbox:
         for passed_on in ("PYTHONPATH", "CUDA_VISIBLE_DEVICES", "TORCH_HOME"):
             if passed_on in os.environ:
                 env[passed_on] = os.environ[passed_on]
+        if env.get("PYTHONPATH"):
+            # Relative entries would name the kernel's cwd, the student's folder: a submitted
+            # zmq.py would then shadow the kernel's own modules. Make them the grader's paths.
+            env["PYTHONPATH"] = os.pathsep.join(
+                os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p
+            )
         env.update(self.kernel_env or {})
         return env
 
     def __exit__(self, *exc_info: object) -> None:
-        """Reap, clear the keyrings, remove the cgroup, HOME and the base folder, then unlock.
+        """Reap, clear the keyrings, give hidden paths their modes back, remove the cgroup, HOME
+        and the base folder, then unlock.
 
-        Each step sits in a ``finally`` of its own, so one that fails (a process that would not
-        die, a folder that would not go) still lets the others run and always releases the lock:
-        the next grading with this user must never wait on a run that is over.
+        The steps are callbacks of one ExitStack, which runs every one of them even when an
+        earlier one raises (a process that would not die, a folder that would not go), last
+        registered first: the lock is always released, so the next grading with this user never
+        waits on a run that is over.
         """
         iso = self.isolation
-        try:
-            self.reap()
-        finally:
+        with contextlib.ExitStack() as steps:
+            steps.callback(self._unlock)
+            steps.callback(self._remove_base)
+            steps.callback(self._close_home)
+            steps.callback(self._remove_cgroup)
+            steps.callback(self._restore_permissions)
+            if iso.enabled:
+                steps.callback(_clear_keyrings_of, iso.uid, iso.gid)
+            steps.callback(self.reap)
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
+
+    def _remove_base(self) -> None:
+        remove_tree(self.base)  # logs what it could not remove; the results must still come
+
+    def _close_home(self) -> None:
+        if self._home is not None:
+            self._home.close()  # unmounts the capped HOME: its files go at once
+            self._home = None
+
+    def _remove_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+
+    def _restore_permissions(self) -> None:
+        """Give back the "other" bits that :meth:`_close_by_permissions` took: a hidden path is
+        hidden for this run only (system files such as Fashion-MNIST's must stay readable)."""
+        while self._closed:
+            path, mode = self._closed.pop()
             try:
-                if iso.enabled:
-                    _clear_keyrings_of(iso.uid, iso.gid)
-            finally:
-                try:
-                    if self.cgroup is not None:
-                        self.cgroup.remove()
-                        self.cgroup = None
-                finally:
-                    try:
-                        if self._home is not None:
-                            self._home.close()  # unmounts the capped HOME: its files go at once
-                            self._home = None
-                    finally:
-                        try:
-                            remove_tree(self.base)
-                        except OSError as exc:  # logged: the results must still be written
-                            log.error("could not remove the kernel's folder: %s", exc)
-                        finally:
-                            if self._lock is not None:
-                                os.close(self._lock)  # releases the flock
-                                self._lock = None
+                os.chmod(path, mode)
+            except OSError as exc:
+                log.error("could not give %s its mode %o back: %s", path, mode, exc)
 
     # ------------------------------------------------------------------ one kernel
     def launch_kwargs(self) -> dict:
@@ -722,7 +751,7 @@ class KernelSandbox:
         self._tails.append(tail)
         self._pending_write_fd = write_fd
         return {
-            "cwd": str(self.workdir),
+            "cwd": str(self.cwd),
             # The launcher's own environment; it builds the kernel's from its settings (-I).
             "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
             "stdout": subprocess.DEVNULL,

@@ -2,8 +2,11 @@
 files against hidden labels.
 
 Nothing the student produced is imported or unpickled here: records are ``.npy`` files loaded
-with ``allow_pickle=False``, predictions are CSV text (or ``.npy`` without pickle), and every
-file is size-checked before it is read. Messages never show an expected value or a hidden label.
+with ``allow_pickle=False``, predictions are CSV text (or ``.npy`` without pickle). Every file is
+opened through a verified folder handle (:mod:`autograder.safe_fs`: no link is followed, regular
+files with one hard link only) and size-checked before it is read; an ``.npy`` header's shape and
+dtype are checked before its data is; a CSV is read as a stream with caps on its lines derived
+from the hidden set. Messages never show an expected value, a hidden label or a file's content.
 """
 
 from __future__ import annotations
@@ -12,25 +15,34 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
 from autograder.config import Performance
+from autograder.safe_fs import Folder, UnsafeFileError
 
 __all__ = [
     "Expected",
     "TestOutcome",
     "compare_record",
     "load_expected",
+    "load_npy_bytes",
     "read_predictions",
     "score_performance",
     "score_test_cell",
 ]
 
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+#: An upper bound on any prediction file; the real bound is derived from the hidden set's size.
 MAX_PREDICTION_BYTES = 256 * 1024 * 1024
+#: Lines a prediction CSV may have beyond its header and one row per hidden image (blank lines).
+SPARE_LINES = 16
+#: Characters allowed per value in a prediction CSV ('-1.2345678901234567e-308' is 24).
+CHARS_PER_VALUE = 32
 
 
 @dataclass(frozen=True)
@@ -61,33 +73,89 @@ def load_expected(bundle: Path) -> dict[str, list[Expected]]:
     return {gid: [Expected(**e) for e in entry["records"]] for gid, entry in data["tests"].items()}
 
 
-def _load_npy(path: Path, limit: int) -> np.ndarray:
-    if path.stat().st_size > limit:
-        raise ValueError(f"it is {path.stat().st_size:,} bytes, over the {limit:,} byte limit")
-    return np.load(path, allow_pickle=False)
+def load_npy_bytes(
+    data: bytes, name: str, *, shape: tuple[int, ...] | None = None, rows: int | None = None
+) -> np.ndarray:
+    """An array from the bytes of an ``.npy`` file, without pickle; the header is checked first.
+
+    Args:
+        data: the file's bytes (already bounded by the caller).
+        name: the file's name, for messages.
+        shape: the exact shape wanted, or ``rows``: the length of the first axis wanted.
+
+    Raises:
+        ValueError: not an ``.npy`` file, Python objects inside, a shape other than wanted, or a
+            header that promises more (or fewer) bytes than the file holds.
+    """
+    f = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            found_shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            found_shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"format version {version} is not read here (np.save writes 1.0)")
+    except ValueError as error:
+        raise ValueError(f"{name} is not an .npy file np.save wrote ({error})") from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"{name} could not be loaded without pickle: it holds Python objects (dtype {dtype})"
+        )
+    if shape is not None and tuple(found_shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(found_shape)}, expected {tuple(shape)}")
+    if rows is not None and (len(found_shape) == 0 or found_shape[0] != rows):
+        raise ValueError(f"{name} has shape {tuple(found_shape)}, expected {rows} rows")
+    promised = math.prod(found_shape) * dtype.itemsize  # Python ints: no overflow
+    if promised != len(data) - f.tell():
+        raise ValueError(
+            f"{name}'s header promises {promised:,} bytes of data but the file holds "
+            f"{len(data) - f.tell():,}; it was cut short or changed after np.save"
+        )
+    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
-def compare_record(name: str, actual_dir: Path, expected_dir: Path, rule: Expected) -> str | None:
+def _as_folder(folder: Folder | Path) -> tuple[Folder, bool]:
+    """A handle for ``folder`` and whether this call opened it (and must close it)."""
+    if isinstance(folder, Folder):
+        return folder, False
+    return Folder.open(folder), True
+
+
+def compare_record(
+    name: str, actual_dir: Folder | Path, expected_dir: Path, rule: Expected
+) -> str | None:
     """``None`` when the record matches, else a sentence saying how it differs (no values).
+
+    ``actual_dir`` is the records folder the kernel wrote: pass a verified :class:`Folder`
+    (a path is opened without following a link in its last component).
 
     >>> import tempfile; d = Path(tempfile.mkdtemp())
     >>> np.save(d / "a.npy", np.array([1.0, 2.0]))
     >>> compare_record("a", d, d, Expected("a", 1e-6, 0.0)) is None
     True
     """
-    path = actual_dir / f"{name}.npy"
-    if not path.is_file():
-        return f"record '{name}' was not made (the test stopped before it, or never reached it)"
+    expected = np.load(expected_dir / f"{name}.npy", allow_pickle=False)  # the bundle's own
     try:
-        actual = _load_npy(path, MAX_RECORD_BYTES)
-    except Exception as error:
+        folder, opened = _as_folder(actual_dir)
+    except UnsafeFileError as error:
+        return f"record '{name}' could not be read: the records folder {error}"
+    try:
+        if not folder.exists(f"{name}.npy"):
+            return f"record '{name}' was not made (the test stopped before it, or never reached it)"
+        data = folder.read_bytes(f"{name}.npy", MAX_RECORD_BYTES)
+        header_shape = _npy_shape(data)
+        if header_shape is not None and header_shape != expected.shape:
+            return (
+                f"record '{name}' has shape {header_shape}, expected {expected.shape}. "
+                "Check the shapes your code returns against the docstring."
+            )
+        actual = load_npy_bytes(data, f"{name}.npy")
+    except (ValueError, OSError) as error:
         return f"record '{name}' could not be read ({error})"
-    expected = np.load(expected_dir / f"{name}.npy", allow_pickle=False)
-    if actual.shape != expected.shape:
-        return (
-            f"record '{name}' has shape {actual.shape}, expected {expected.shape}. "
-            "Check the shapes your code returns against the docstring."
-        )
+    finally:
+        if opened:
+            folder.close()
     numeric = "biuf"
     if expected.dtype.kind in numeric and actual.dtype.kind in numeric:
         close = np.isclose(
@@ -114,6 +182,18 @@ def compare_record(name: str, actual_dir: Path, expected_dir: Path, rule: Expect
     )
 
 
+def _npy_shape(data: bytes) -> tuple[int, ...] | None:
+    """The shape an ``.npy`` header declares, or ``None`` when there is no readable header."""
+    try:
+        f = io.BytesIO(data)
+        version = np.lib.format.read_magic(f)
+        read = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}[version]  # fmt: skip
+        return tuple(read(f)[0])
+    except (ValueError, KeyError):
+        return None
+
+
 def score_test_cell(
     gid: str,
     points: float,
@@ -121,7 +201,7 @@ def score_test_cell(
     error: str | None,
     not_run: str | None,
     expected: list[Expected],
-    actual_dir: Path,
+    actual_dir: Folder | Path,
     expected_dir: Path,
     visibility: str,
 ) -> TestOutcome:
@@ -142,7 +222,62 @@ def score_test_cell(
 
 
 def read_predictions(path: Path, ids: list[str], num_classes: int, multilabel: bool) -> np.ndarray:
-    """Read and check a prediction file; rows come back in the order of ``ids``.
+    """Read and check the prediction file at ``path`` (see :func:`read_predictions_in`).
+
+    Its last component must not be a link; the folders above are the caller's to trust.
+    """
+    path = Path(path)
+    with Folder.open(path.parent) as folder:
+        return read_predictions_in(folder, path.name, ids, num_classes, multilabel)
+
+
+def prediction_caps(ids: list[str], num_classes: int, multilabel: bool) -> tuple[int, int, int]:
+    """(lines, characters per line, bytes) that a prediction file for ``ids`` may use.
+
+    One row per hidden image plus the header and ``SPARE_LINES`` blank ones; a row holds the
+    longest id and one value (or one per class) of up to ``CHARS_PER_VALUE`` characters each.
+
+    >>> prediction_caps(["h00000", "h00001"], 10, multilabel=False)
+    (19, 56, 1102)
+    """
+    values = num_classes if multilabel else 1
+    longest_id = max((len(i) for i in ids), default=0)
+    line_chars = longest_id + 1 + values * (CHARS_PER_VALUE + 1) + 16
+    lines = len(ids) + 1 + SPARE_LINES
+    return lines, line_chars, min(MAX_PREDICTION_BYTES, lines * (line_chars + 2))
+
+
+def _capped_lines(text: TextIO, name: str, max_lines: int, max_chars: int) -> Iterator[str]:
+    """The lines of ``text`` for csv.reader, stopping at the first line or row over its cap.
+
+    csv.reader alone would hold a line of any length in memory, so lines are cut here first.
+    """
+    for number in range(1, max_lines + 2):
+        line = text.readline(max_chars + 2)
+        if not line:
+            return
+        if number > max_lines:
+            raise ValueError(
+                f"{name} has more than {max_lines:,} lines; expected a header and one row per "
+                f"hidden image ({max_lines - 1 - SPARE_LINES:,} rows)."
+            )
+        if len(line.rstrip("\r\n")) > max_chars:
+            raise ValueError(
+                f"{name} line {number} is longer than {max_chars:,} characters; a row holds an "
+                "id and its predicted value(s) only."
+            )
+        yield line
+
+
+def read_predictions_in(
+    folder: Folder, name: str, ids: list[str], num_classes: int, multilabel: bool
+) -> np.ndarray:
+    """Read and check the prediction file ``name`` in ``folder``; rows come back in ``ids`` order.
+
+    The file is opened without following links and refused unread when it is larger than a
+    file for ``len(ids)`` images can be (:func:`prediction_caps`); a CSV (UTF-8, a byte-order
+    mark allowed) is read line by line within those caps, an ``.npy`` file's header is checked
+    before its data is read.
 
     Returns:
         int64 (N,) class indices, or float64 (N, K) scores when ``multilabel``.
@@ -150,96 +285,130 @@ def read_predictions(path: Path, ids: list[str], num_classes: int, multilabel: b
     Raises:
         ValueError: with a sentence a student can act on (which rows, which ids, what type).
     """
-    size = path.stat().st_size
-    if size > MAX_PREDICTION_BYTES:
-        raise ValueError(f"{path.name} is {size:,} bytes, over the {MAX_PREDICTION_BYTES:,} limit.")
-    if path.suffix == ".npy":
-        try:
-            values = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise ValueError(
-                f"{path.name} could not be loaded without pickle ({error}). Save a numeric "
-                "array with np.save, not a Python object."
-            ) from error
-        rows = list(zip(ids, values, strict=False)) if len(values) == len(ids) else None
-        if rows is None:
-            raise ValueError(f"{path.name} has {len(values)} rows, expected {len(ids)}.")
-        table = {i: v for i, v in rows}
-    else:
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(
-                f"{path.name} is not a text CSV file (it may be a pickle or binary file). "
-                "Write it with helpers.predictions.save_predictions."
-            ) from error
-        reader = csv.reader(io.StringIO(text))
-        header = next(reader, None)
-        width = 1 + (num_classes if multilabel else 1)
-        if not header or header[0] != "id" or len(header) != width:
-            want = "id,<one column per class>" if multilabel else "id,label"
-            raise ValueError(f"{path.name} must start with the header '{want}', got {header}.")
-        table = {}
-        duplicates = 0
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != width:
+    max_lines, max_chars, max_bytes = prediction_caps(ids, num_classes, multilabel)
+    values_per_row = num_classes if multilabel else 1
+    if name.endswith(".npy"):
+        max_bytes = 2**16 + len(ids) * values_per_row * 16  # header + up to 16 bytes per value
+    hint = (
+        f" A prediction file for {len(ids):,} hidden images is smaller; write one row per image "
+        "with helpers.predictions.save_predictions."
+    )
+    try:
+        stream = folder.open_binary(name, max_bytes)
+    except UnsafeFileError as error:
+        message = str(error)
+        raise ValueError(message + (hint if "byte limit" in message else "")) from None
+    with stream:
+        if name.endswith(".npy"):
+            try:
+                values = load_npy_bytes(stream.read(max_bytes + 1), name, rows=len(ids))
+            except ValueError as error:
                 raise ValueError(
-                    f"{path.name} line {line} has {len(row)} fields, expected {width}."
-                )
-            if row[0] in table:
-                duplicates += 1
-            table[row[0]] = row[1:]
-        if duplicates:
-            raise ValueError(f"{path.name} lists {duplicates} ids more than once.")
+                    f"{error}. Save a numeric array, one row per hidden image, with np.save "
+                    "(not a Python object)."
+                ) from None
+            table = dict(zip(ids, values, strict=True))
+        else:
+            text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+            try:
+                table = _read_csv_rows(text, name, max_lines, max_chars, num_classes, multilabel)
+            except UnicodeDecodeError:
+                raise ValueError(
+                    f"{name} is not a text CSV file (it may be a pickle or binary file). "
+                    "Write it with helpers.predictions.save_predictions."
+                ) from None
+            except csv.Error as error:
+                raise ValueError(
+                    f"{name} is not a CSV file the grader can read ({error}). Write it with "
+                    "helpers.predictions.save_predictions."
+                ) from None
     missing = [i for i in ids if i not in table]
     unknown = len(table) - (len(ids) - len(missing))
     if missing or unknown:
         raise ValueError(
-            f"{path.name} must have exactly one row per hidden image: {len(missing)} ids are "
+            f"{name} must have exactly one row per hidden image: {len(missing)} ids are "
             f"missing (e.g. {missing[:3]}) and {unknown} rows have ids that are not hidden images."
         )
     try:
         values = np.array([np.asarray(table[i], dtype=np.float64) for i in ids])
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{path.name} holds values that are not numbers ({error}).") from error
+        raise ValueError(f"{name} holds values that are not numbers ({error}).") from error
     if not np.isfinite(values).all():
-        raise ValueError(
-            f"{path.name} holds {int((~np.isfinite(values)).sum())} NaN or inf values."
-        )
+        raise ValueError(f"{name} holds {int((~np.isfinite(values)).sum())} NaN or inf values.")
     if multilabel:
         return values.reshape(len(ids), num_classes)
     values = values.reshape(len(ids))
     if not np.all(values == np.round(values)) or values.min() < 0 or values.max() >= num_classes:
         raise ValueError(
-            f"{path.name}: every label must be a whole class index from 0 to {num_classes - 1}."
+            f"{name}: every label must be a whole class index from 0 to {num_classes - 1}."
         )
     return values.astype(np.int64)
 
 
+def _read_csv_rows(
+    text: TextIO, name: str, max_lines: int, max_chars: int, num_classes: int, multilabel: bool
+) -> dict[str, list[str]]:
+    """``{id: [value, ...]}`` from a prediction CSV, checking its header and row widths."""
+    reader = csv.reader(_capped_lines(text, name, max_lines, max_chars))
+    header = next(reader, None)
+    width = 1 + (num_classes if multilabel else 1)
+    if not header or header[0] != "id" or len(header) != width:
+        want = "id,<one column per class>" if multilabel else "id,label"
+        shown = header if header is None or len(",".join(header)) <= 200 else "a longer line"
+        raise ValueError(f"{name} must start with the header '{want}', got {shown}.")
+    table: dict[str, list[str]] = {}
+    duplicates = 0
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != width:
+            raise ValueError(
+                f"{name} line {reader.line_num} has {len(row)} fields, expected {width}."
+            )
+        if row[0] in table:
+            duplicates += 1
+        table[row[0]] = row[1:]
+    if duplicates:
+        raise ValueError(f"{name} lists {duplicates} ids more than once.")
+    return table
+
+
 def score_performance(
-    band: Performance, output_dir: Path, labels_dir: Path, visibility: str
+    band: Performance, output_dir: Folder | Path, labels_dir: Path, visibility: str
 ) -> tuple[TestOutcome, float | None]:
-    """Score one prediction file: (the result line, the metric value for the leaderboard)."""
+    """Score one prediction file: (the result line, the metric value for the leaderboard).
+
+    ``output_dir`` is the kernel's OUTPUT_DIR: pass a verified :class:`Folder` (a path is opened
+    without following a link in its last component). ``labels_dir`` is the bundle's own.
+    """
     from helpers.data.hidden import read_hidden_labels
 
     ids, labels, class_names = _labels(labels_dir, read_hidden_labels)
     multilabel = labels.ndim == 2
-    path = output_dir / band.predictions
-    if not path.is_file():
-        return TestOutcome(
-            band.name, 0.0, band.max_score, False,
-            f"{band.predictions} was not written. The notebook's prediction cell writes it into "
-            "OUTPUT_DIR while grading; check that the cells before it ran without errors.",
-            visibility, "performance",
-        ), None  # fmt: skip
-    try:
-        predictions = read_predictions(path, ids, len(class_names), multilabel)
-    except ValueError as error:
-        return TestOutcome(band.name, 0.0, band.max_score, False, str(error), visibility,
+
+    def failed(message: str) -> tuple[TestOutcome, None]:
+        return TestOutcome(band.name, 0.0, band.max_score, False, message, visibility,
                            "performance"), None  # fmt: skip
+
+    try:
+        folder, opened = _as_folder(output_dir)
+    except UnsafeFileError as error:
+        return failed(f"OUTPUT_DIR could not be read: {error} Write predictions into it as a "
+                      "folder; do not replace it.")  # fmt: skip
+    try:
+        first = band.predictions.split("/")[0]
+        if not folder.exists(first):
+            return failed(
+                f"{band.predictions} was not written. The notebook's prediction cell writes it "
+                "into OUTPUT_DIR while grading; check that the cells before it ran without errors."
+            )
+        predictions = read_predictions_in(folder, band.predictions, ids, len(class_names),
+                                          multilabel)  # fmt: skip
+    except ValueError as error:
+        return failed(str(error))
+    finally:
+        if opened:
+            folder.close()
     value = _metric(band.metric, predictions, labels)
     points = band.points(value)
     output = (
