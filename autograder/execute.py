@@ -727,9 +727,7 @@ def execute_notebook(
                 stop = ("total-timeout", index)
                 break
     elapsed = time.monotonic() - began
-    final, failures, not_run, notices = _assemble(
-        nb, records, replies, stop, budget, limits, label
-    )
+    final, failures, not_run, notices = _assemble(nb, records, replies, stop, budget, limits, label)
     if language_info is not None:
         final.metadata["language_info"] = language_info
     if reaped:
@@ -813,9 +811,7 @@ def _assemble(
     return final, failures, not_run, notices
 
 
-def _verdict(
-    index: int, cell: nbformat.NotebookNode, reply: Mapping | None
-) -> CellFailure | None:
+def _verdict(index: int, cell: nbformat.NotebookNode, reply: Mapping | None) -> CellFailure | None:
     """The kernel's word on a cell that ran to its end: None when its execute_reply says ``ok``.
 
     The reply decides, not the outputs: an exception swallowed by ``set_custom_exc`` or one whose

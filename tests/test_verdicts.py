@@ -14,6 +14,7 @@ from test_execute import AFTER, FAST, last, run
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="isolation needs root")
 
+
 @needs_root
 def test_an_exception_swallowed_by_set_custom_exc_still_fails(tmp_path: Path):
     """Does a cell whose exception a custom handler hides (no error output) count as failed?"""
@@ -24,6 +25,7 @@ def test_an_exception_swallowed_by_set_custom_exc_still_fails(tmp_path: Path):
     assert result.failures[5].ename == "ValueError"
     assert 4 not in result.failures  # installing the handler itself succeeded
     assert last(result) == AFTER
+
 
 @needs_root
 def test_an_exception_message_with_a_lone_surrogate_still_fails(tmp_path: Path):
