@@ -40,6 +40,7 @@ from autograder.config import Assignment
 from autograder.evidence import check_evidence
 from autograder.intake import read_submission
 from autograder.record import INPUTS_DIR_ENV, RECORD_DIR_ENV, RECORD_MIMETYPE
+from autograder.redact import Redactor
 from autograder.score import (
     Expected,
     TestOutcome,
@@ -441,6 +442,19 @@ def write_submission(
     return folder
 
 
+def _redact(run: NotebookRun, bundle: Path, notebook_name: str) -> Redactor:
+    """Remove hidden-test lines from everything of ``run`` that reaches the student: the
+    executed notebook's outputs (the feedback page), failure messages and notices."""
+    source = nbformat.read(bundle / "source" / notebook_name, as_version=4)
+    release = nbformat.read(bundle / "release" / notebook_name, as_version=4)
+    redactor = Redactor.from_notebooks(source, release)
+    redactor.notebook(run.executed)
+    run.errors = {gid: redactor.text(m) for gid, m in run.errors.items()}
+    run.not_run = {gid: redactor.text(m) for gid, m in run.not_run.items()}
+    run.notices = [redactor.text(n) for n in run.notices]
+    return redactor
+
+
 @dataclass
 class Graded:
     """One submission's results: the Gradescope object and where the feedback went."""
@@ -485,13 +499,13 @@ def grade(
         for name in assignment.notebooks:
             ids = {gid for gid, t in summary["tests"].items() if t["notebook"] == name}
             intake = read_submission(submission, name, ids)
-            notices += intake.notes
             run, repairs = run_notebook(
                 assignment, bundle, name, intake.notebook, files_dir,
                 device=device, isolate=isolate, private=private,
                 grading_inputs=draw_dir / "inputs",
             )  # fmt: skip
-            notices += repairs + run.notices
+            redactor = _redact(run, bundle, name)  # before anything is scored or shown
+            notices += [redactor.text(n) for n in intake.notes + repairs] + run.notices
             for gid, test in summary["tests"].items():
                 if test["notebook"] != name:
                     continue
