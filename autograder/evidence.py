@@ -39,9 +39,10 @@ class NotEvidence:
     grade_id: str
     record: str
     reason: str
+    fix: str
 
     def __str__(self) -> str:
-        return f"{self.grade_id}: record '{self.record}' {self.reason}"
+        return f"{self.grade_id}: record '{self.record}' {self.reason}. {self.fix}"
 
 
 _FIX_BOOL = (
@@ -102,14 +103,14 @@ def check_evidence(
     if first.dtype.kind == "b" and first.size <= 1:
         return NotEvidence(
             grade_id, name,
-            "is a single boolean, which a kernel can decide without the student's code. "
-            + _FIX_BOOL,
+            "is a single boolean, which a kernel can decide without the student's code",
+            _FIX_BOOL,
         )  # fmt: skip
     if all(_matches(first, value, rtol, atol) for value in draws[1:]):
         return NotEvidence(
             grade_id, name,
             f"has the same value in all {len(draws)} input draws (within rtol={rtol:g}, "
-            f"atol={atol:g}), so a constant would pass. " + _FIX_CONSTANT,
+            f"atol={atol:g}), so a constant would pass", _FIX_CONSTANT,
         )  # fmt: skip
     for value, draw_inputs in zip(draws, inputs, strict=True):
         for input_name, given in draw_inputs.items():
@@ -117,6 +118,6 @@ def check_evidence(
                 return NotEvidence(
                     grade_id, name,
                     f"equals the grading input '{input_name}', which the kernel can record "
-                    "back without the student's code. " + _FIX_COPY,
+                    "back without the student's code", _FIX_COPY,
                 )  # fmt: skip
     return None

@@ -358,7 +358,7 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                             "max_score": band.max_score, "output": outcome.output,
                         }  # fmt: skip
                 shutil.rmtree(run.workdir, ignore_errors=True)
-            problems = []
+            problems, fixes = [], []
             for cell in source.cells:
                 if not is_autograded_test(cell):
                     continue
@@ -378,7 +378,8 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                         rtol=rule.rtol, atol=rule.atol,
                     )  # fmt: skip
                     if refused is not None:
-                        problems.append(str(refused))
+                        problems.append(f"{gid}: record '{record_name}' {refused.reason}.")
+                        fixes += [refused.fix] if refused.fix not in fixes else []
                 tests[gid] = {
                     "notebook": name,
                     "points": float(cell.metadata["nbgrader"].get("points", 0)),
@@ -390,6 +391,7 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                     f"Some records of {assignment.name} are no evidence of the student's work; "
                     "the grader would accept them from a blank notebook:\n  "
                     + "\n  ".join(problems)
+                    + "".join(f"\nTo fix: {fix}" for fix in fixes)
                 )
     finally:
         shutil.rmtree(private, ignore_errors=True)

@@ -73,6 +73,7 @@ def test_build_refuses_a_boolean_record_naming_cell_record_and_fix(bundles):
     message = str(caught.value)
     assert "q1_tests: record 'add.ok' is a single boolean" in message
     assert "add.hidden" not in message  # the other records of the cell are evidence
+    assert "To fix: Record the values the check is made from" in message
 
 
 def test_build_draws_a_pool_from_a_secret(bundles):
