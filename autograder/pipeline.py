@@ -484,10 +484,16 @@ def grade(
             f"Run `python -m autograder build {assignment.name}` first."
         )
     summary = json.loads((bundle / "expected.json").read_text())
+    if "input_pool" not in summary:
+        raise BuildError(
+            f"The grader bundle for {assignment.name} at {bundle} was built by an older version "
+            "of the kit (one input set, no draws). "
+            f"Run `python -m autograder build {assignment.name}` again."
+        )
     expected = load_expected(bundle)
     # One draw of the pool per submission, chosen here so the kernel cannot predict it; the
     # kernel gets only that draw's inputs and never sees the expected results.
-    draw_dir = bundle / "draws" / str(secrets.randbelow(summary.get("input_pool", 1)))
+    draw_dir = bundle / "draws" / str(secrets.randbelow(summary["input_pool"]))
     device = resolve_device(device)
     submission = Path(submission)
     files_dir = submission if submission.is_dir() else submission.parent

@@ -123,3 +123,14 @@ def test_a_forged_ok_reply_earns_nothing_without_the_records(bundles):
     assert results["score"] == 0
     assert "record 'add.hidden' was not made" in tests["q1_tests"]["output"]
     assert "record 'scale.hidden' was not made" in tests["q2_tests"]["output"]
+
+
+def test_grading_with_a_bundle_from_before_the_pool_asks_for_a_rebuild(bundles):
+    """Does a bundle without draws (built by an older kit) get a clear message, not 0 points?"""
+    root = toy.make_root(bundles / "kit")
+    assignment = load_assignment(toy.NAME, root)
+    bundle = pipeline.bundle_dir(assignment)
+    bundle.mkdir(parents=True)
+    (bundle / "expected.json").write_text('{"assignment": "toy", "tests": {}, "performance": {}}')
+    with pytest.raises(pipeline.BuildError, match=r"built by an older version .* build toy"):
+        pipeline.grade(assignment, bundles / "anything", device="cpu")
