@@ -19,6 +19,7 @@ A complete example, with every key and its default (only ``[assignment]`` is req
 
     [grading]
     seed = 0                               # the notebook's SEED parameter
+    input_pool = 3                         # input sets build draws (>= 2); grade picks one
     hidden_tests_visibility = "after_published"   # Gradescope visibility of hidden tests
     performance_visibility = "visible"
 
@@ -110,6 +111,7 @@ class Assignment:
     grading_inputs: str | None = None
     limits: Limits = field(default_factory=Limits)
     seed: int = 0
+    input_pool: int = 3
     hidden_tests_visibility: str = "after_published"
     performance_visibility: str = "visible"
     hidden_data: dict | None = None
@@ -192,10 +194,22 @@ def load_assignment(name: str, root: str | Path | None = None) -> Assignment:
     limits = Limits(**_take(data.get("limits", {}), _types(Limits), "limits", path))
     grading = _take(
         data.get("grading", {}),
-        {"seed": int, "hidden_tests_visibility": str, "performance_visibility": str},
+        {
+            "seed": int,
+            "input_pool": int,
+            "hidden_tests_visibility": str,
+            "performance_visibility": str,
+        },
         "grading",
         path,
     )
+    pool = grading.get("input_pool", 3)
+    if not 2 <= pool <= 100:
+        raise ConfigError(
+            f"{path}: [grading] input_pool = {pool!r}; use 2 to 100. Build draws that many input "
+            "sets and needs at least two to tell a record that depends on its inputs from a "
+            "constant."
+        )
     for key in ("hidden_tests_visibility", "performance_visibility"):
         if key in grading and grading[key] not in VISIBILITIES:
             raise ConfigError(
@@ -235,6 +249,7 @@ def load_assignment(name: str, root: str | Path | None = None) -> Assignment:
         grading_inputs=meta.get("grading_inputs"),
         limits=limits,
         seed=grading.get("seed", 0),
+        input_pool=pool,
         hidden_tests_visibility=grading.get("hidden_tests_visibility", "after_published"),
         performance_visibility=grading.get("performance_visibility", "visible"),
         hidden_data=hidden,

@@ -62,9 +62,15 @@ How the stages work:
   channel after such a message; it is reopened before the next cell, so only that cell's output
   is lost.
 
-Whether a cell raised is the kernel's word, read from ``error`` outputs; cells the grader stopped
-also get an ``error`` output (``CellTimeoutError``, ``DeadKernelError``, ``OutOfMemoryError``,
-``ProcessLimitError``) so the notebook shows it.
+Whether a cell succeeded is the kernel's word: the ``status`` of its ``execute_reply`` (``ok``,
+``error``, ``aborted``), never the absence of an ``error`` output. Student code can swallow the
+error output (``set_custom_exc``, a message that cannot be encoded) but IPython still reports the
+failure in the reply; a cell without a reply (the kernel died or was stopped) failed. The reply
+itself can be forged by code that patches the kernel, so a cell's success alone earns nothing:
+scoring also needs records that only the student's functions could have produced (see
+:mod:`autograder.record`). Cells the grader stopped also get an ``error`` output
+(``CellTimeoutError``, ``DeadKernelError``, ``OutOfMemoryError``, ``ProcessLimitError``) so the
+notebook shows it.
 """
 
 from __future__ import annotations
@@ -320,6 +326,8 @@ class _Attempt:
     ready_after_s: float | None = None
     alive_at_end: bool = False
     memory_used_mb: float | None = None
+    #: cell index -> the content of its execute_reply (status, ename, evalue, traceback)
+    replies: dict[int, dict] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cell_started(self, index: int) -> None:
@@ -439,6 +447,12 @@ class _GraderClient(PapermillNotebookClient):
             self.attempt.budget.lost.add(cell_index)
             await self._reopen_iopub()
         return done
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply) -> None:
+        # nbclient calls this with every execute_reply: keep the kernel's verdict for the cell.
+        if exec_reply is not None:
+            self.attempt.replies[cell_index] = dict(exec_reply.get("content") or {})
+        await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
     # nbclient binds its synchronous names to its own coroutines: re-bind them to ours.
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -674,6 +688,7 @@ def execute_notebook(
     )
     budget = _OutputBudget(limits.max_output_chars, int(limits.max_notebook_output_mb * 2**20))
     records: dict[int, tuple[nbformat.NotebookNode, str]] = {}  # index -> (cell, outcome)
+    replies: dict[int, dict] = {}  # index -> its latest execute_reply content
     deaths: list[KernelDeath] = []
     timed_out: set[int] = set()
     reaped: list[ReapedProcess] = []
@@ -693,6 +708,9 @@ def execute_notebook(
             for index in attempt.completed:
                 outcome_of = "timed-out" if index in attempt.interrupted else "ran"
                 records[index] = (run_nb.cells[index], outcome_of)
+                replies.pop(index, None)
+                if index in attempt.replies:
+                    replies[index] = attempt.replies[index]
                 if index in attempt.interrupted:
                     timed_out.add(index)
             if outcome is None:
@@ -714,7 +732,7 @@ def execute_notebook(
                 stop = ("total-timeout", index)
                 break
     elapsed = time.monotonic() - began
-    final, failures, not_run, notices = _assemble(nb, records, stop, budget, limits, label)
+    final, failures, not_run, notices = _assemble(nb, records, replies, stop, budget, limits, label)
     if language_info is not None:
         final.metadata["language_info"] = language_info
     if reaped:
@@ -744,6 +762,7 @@ def execute_notebook(
 def _assemble(
     nb: nbformat.NotebookNode,
     records: Mapping[int, tuple[nbformat.NotebookNode, str]],
+    replies: Mapping[int, dict],
     stop: tuple[str, int | None] | None,
     budget: _OutputBudget,
     limits: Limits,
@@ -784,12 +803,10 @@ def _assemble(
             )
         if index in failures:
             continue
-        error = next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
-        if error is not None:  # the kernel's word
-            failures[index] = CellFailure(
-                index, _plain(error.ename), _plain(error.evalue), _plain("\n".join(error.traceback))
-            )
-            notices += _notice_for_error(failures[index], label, limits)
+        failure = _verdict(index, cell, replies.get(index))
+        if failure is not None:
+            failures[index] = failure
+            notices += _notice_for_error(failure, label, limits)
     if not_run:
         first = min(not_run)
         notices.append(
@@ -797,6 +814,45 @@ def _assemble(
             f"did not run: {not_run[first].message}"
         )
     return final, failures, not_run, notices
+
+
+def _verdict(index: int, cell: nbformat.NotebookNode, reply: Mapping | None) -> CellFailure | None:
+    """The kernel's word on a cell that ran to its end: None when its execute_reply says ``ok``.
+
+    The reply decides, not the outputs: an exception swallowed by ``set_custom_exc`` or one whose
+    message cannot be encoded leaves no ``error`` output, but its reply still says ``error``.
+    An error output gives the details when the reply lacks them.
+
+    >>> ok = _verdict(3, nbformat.v4.new_code_cell("x = 1"), {"status": "ok"})
+    >>> ok is None
+    True
+    >>> str(_verdict(3, nbformat.v4.new_code_cell("x = 1"), {"status": "error", "ename": "E",
+    ...                                                     "evalue": "bad"}))
+    'cell 3: E: bad'
+    """
+    if not cell.source.strip():
+        return None  # nothing to run: nbclient sends no request, so there is no reply
+    status = reply.get("status") if reply is not None else None
+    if status == "ok":
+        return None
+    output = next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+    if status == "error":
+        ename = reply.get("ename") or (output.ename if output else "") or "Error"
+        evalue = reply.get("evalue") or (output.evalue if output else "")
+        traceback = reply.get("traceback") or (output.traceback if output else [])
+        if not isinstance(traceback, list):
+            traceback = [str(traceback)]
+        return CellFailure(
+            index, _plain(str(ename)), _plain(str(evalue)), _plain("\n".join(map(str, traceback)))
+        )
+    if status == "aborted":
+        return CellFailure(index, "ExecutionAborted", "the kernel aborted the cell", "")
+    evalue = (
+        "the kernel did not say whether the cell succeeded"
+        if reply is None
+        else f"the kernel answered with the unknown status {status!r}"
+    )
+    return CellFailure(index, "NoExecuteReply", evalue, "")
 
 
 def _stopped_by_grader(

@@ -1,15 +1,20 @@
 """The grading pipeline: build an assignment's private bundle, and grade one submission.
 
-``build`` runs the source solution through the same pipeline a submission takes and keeps what
-it recorded as the expected results; ``grade`` assembles a submission, runs it, and scores it
-against that bundle. Both call ``run_notebook``, so the expected results and the graded ones
-come from identical conditions.
+``build`` draws a pool of ``[grading] input_pool`` input sets (``grading_inputs.py``, seeded
+from a secret made with :mod:`secrets` that only the bundle keeps), runs the source solution
+through the same pipeline a submission takes once per draw, and keeps what it recorded on each
+draw as that draw's expected results. It refuses a record that is not evidence (see
+:mod:`autograder.evidence`). ``grade`` picks one draw per submission at random, gives the kernel
+only that draw's inputs, and scores against that draw's expected results. Both call
+``run_notebook``, so the expected results and the graded ones come from identical conditions.
 
 The private bundle (``build/autograder/<a>/`` by default, mode 0700)::
 
     source/<nb>.ipynb, release/<nb>.ipynb   the notebooks, as built
-    inputs/<name>.npy                       the hidden tests' inputs (grading_inputs.py)
-    expected/<name>.npy, expected.json      what the source recorded, per test cell
+    secret                                  the pool's seed (32 random bytes), bundle only
+    draws/<k>/inputs/<name>.npy             draw k's hidden-test inputs (grading_inputs.py)
+    draws/<k>/expected/<name>.npy           what the source recorded on draw k
+    expected.json                           per test cell: points, records and tolerances
     hidden/inputs/, hidden/labels/          the hidden test set (helpers.data.hidden)
     reference/                              the files a reference submission includes
 
@@ -46,14 +51,17 @@ import numpy as np
 
 from autograder.assemble import assemble, grade_id, is_autograded_test
 from autograder.config import Assignment
+from autograder.evidence import check_evidence
 from autograder.intake import read_submission
 from autograder.record import INPUTS_DIR_ENV, RECORD_DIR_ENV, RECORD_MIMETYPE
+from autograder.redact import Redactor
 from autograder.safe_fs import Folder, UnsafeFileError, remove_tree
 from autograder.score import (
     MAX_RECORD_BYTES,
     Expected,
     TestOutcome,
     load_expected,
+    load_npy_bytes,
     score_performance,
     score_test_cell,
 )
@@ -238,10 +246,12 @@ def run_notebook(
     device: str,
     isolate: bool | None,
     private: Path,
+    grading_inputs: Path | None = None,
 ) -> tuple[NotebookRun, list[str]]:
     """Assemble and execute one notebook; returns the run and the assembly's repairs.
 
-    The caller scores the run and then calls ``run.discard()`` (in a ``finally`` block).
+    ``grading_inputs``: the folder of the one input draw the kernel gets (see ``build``). The
+    caller scores the run and then calls ``run.discard()`` (in a ``finally`` block).
     """
     source = nbformat.read(bundle / "source" / notebook_name, as_version=4)
     release = nbformat.read(bundle / "release" / notebook_name, as_version=4)
@@ -250,10 +260,12 @@ def run_notebook(
     unmount = contextlib.ExitStack()
     holder = Path(tempfile.mkdtemp(prefix="kit-work-"))
     try:
-        workdir = _work_folder(holder, assignment, bundle, submission_files, unmount)
+        workdir = _work_folder(holder, assignment, bundle, grading_inputs, submission_files,
+                               unmount)  # fmt: skip
         run, repairs = _run_in(
             assignment, bundle, notebook_name, assembled, submission_files,
             device=device, isolate=isolate, private=private, workdir=workdir,
+            grading_inputs=grading_inputs,
         )  # fmt: skip
     except BaseException:
         try:
@@ -276,6 +288,7 @@ def _work_folder(
     holder: Path,
     assignment: Assignment,
     bundle: Path,
+    grading_inputs: Path | None,
     submission_files: Path | None,
     unmount: contextlib.ExitStack,
 ) -> Path:
@@ -291,7 +304,9 @@ def _work_folder(
     if disk_mb is None:
         workdir.mkdir(mode=0o711)
         return workdir
-    copied = _bytes_under(bundle / "hidden" / "inputs") + _bytes_under(bundle / "inputs")
+    copied = _bytes_under(bundle / "hidden" / "inputs")
+    if grading_inputs is not None:
+        copied += _bytes_under(grading_inputs)
     if submission_files is not None:
         for name in assignment.files:
             with contextlib.suppress(OSError):
@@ -313,6 +328,7 @@ def _run_in(
     isolate: bool | None,
     private: Path,
     workdir: Path,
+    grading_inputs: Path | None,
 ) -> tuple[NotebookRun, list[str]]:
     """``run_notebook``'s work inside the work folder ``workdir`` (see the module docstring)."""
     from autograder.execute import execute_notebook
@@ -328,8 +344,8 @@ def _run_in(
     )  # fmt: skip
     if (bundle / "hidden" / "inputs").is_dir():
         _copy_read_only(bundle / "hidden" / "inputs", data_dir)
-    if (bundle / "inputs").is_dir():
-        _copy_read_only(bundle / "inputs", inputs_dir)
+    if grading_inputs is not None and grading_inputs.is_dir():
+        _copy_read_only(grading_inputs, inputs_dir)
     parameters = {
         "GRADING": True,
         "DEVICE": device,
@@ -379,17 +395,34 @@ def _run_in(
 # build
 
 
-def _grading_inputs(assignment: Assignment, target: Path) -> None:
-    if not assignment.grading_inputs:
-        return
-    path = assignment.config_dir / assignment.grading_inputs
-    spec = importlib.util.spec_from_file_location(f"_kit_inputs_{assignment.name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    inputs = module.make_inputs(np.random.default_rng(assignment.seed))
-    target.mkdir()
-    for name, value in inputs.items():
-        np.save(target / f"{name}.npy", np.asarray(value), allow_pickle=False)
+SECRET_BYTES = 32
+
+
+def _draw_seed(secret: bytes, draw: int) -> np.random.SeedSequence:
+    """Draw ``draw``'s seed: the bundle's secret, told apart per draw by NumPy's spawn key."""
+    return np.random.SeedSequence(int.from_bytes(secret, "big"), spawn_key=(draw,))
+
+
+def _grading_inputs(assignment: Assignment, secret: bytes, draws: Path) -> list[dict]:
+    """Write ``draws/<k>/inputs/`` for every draw of the pool; returns each draw's inputs."""
+    pool: list[dict] = []
+    module = None
+    if assignment.grading_inputs:
+        path = assignment.config_dir / assignment.grading_inputs
+        spec = importlib.util.spec_from_file_location(f"_kit_inputs_{assignment.name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    for draw in range(assignment.input_pool):
+        target = draws / str(draw) / "inputs"
+        target.mkdir(parents=True)
+        inputs = {}
+        if module is not None:
+            rng = np.random.default_rng(_draw_seed(secret, draw))
+            inputs = {k: np.asarray(v) for k, v in module.make_inputs(rng).items()}
+        for name, value in inputs.items():
+            np.save(target / f"{name}.npy", value, allow_pickle=False)
+        pool.append(inputs)
+    return pool
 
 
 def _hidden_data(assignment: Assignment, target: Path) -> None:
@@ -420,15 +453,30 @@ def _records_by_cell(executed: nbformat.NotebookNode) -> dict[str, list[str]]:
     return found
 
 
+def _read_rules(records: Folder) -> dict[str, Expected]:
+    """The tolerances ``record()`` wrote into ``index.jsonl`` (read through the verified handle)."""
+    rules = {}
+    if records.exists("index.jsonl"):
+        index = records.read_bytes("index.jsonl", MAX_INDEX_BYTES).decode("utf-8")
+        for line in index.splitlines():
+            entry = json.loads(line)
+            rules[entry["name"]] = Expected(entry["name"], entry["rtol"], entry["atol"])
+    return rules
+
+
 def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None = None) -> dict:
-    """Make the private bundle: copy the notebooks, make the inputs and the hidden set, run the
-    source solution and keep its records as the expected results.
+    """Make the private bundle: copy the notebooks, draw the pool of inputs and make the hidden
+    set, run the source solution once per draw and keep its records as that draw's expected
+    results.
 
     Returns:
-        A summary: the tests with their points and records, and the source's performance.
+        A summary: the tests with their points and records, the pool size, and the source's
+        performance (from the first draw).
 
     Raises:
-        BuildError: a test cell of the source fails or records nothing.
+        BuildError: a test cell of the source fails, records nothing, records different names
+            in different draws, or records something that is not evidence (a single boolean, a
+            constant, a copy of an input; see :mod:`autograder.evidence`).
     """
     bundle = bundle_dir(assignment)
     if bundle.exists():
@@ -441,55 +489,86 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
             if not (folder / name).is_file():
                 raise BuildError(f"{folder / name} is missing. Expected it for {kind}.")
             shutil.copy2(folder / name, bundle / kind / name)
-    _grading_inputs(assignment, bundle / "inputs")
+    secret = secrets.token_bytes(SECRET_BYTES)
+    fd = os.open(bundle / "secret", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+    pool = _grading_inputs(assignment, secret, bundle / "draws")
     _hidden_data(assignment, bundle / "hidden")
     reference = assignment.config_dir / "reference"
     if reference.is_dir():
         shutil.copytree(reference, bundle / "reference")
 
     tests: dict[str, dict] = {}
-    expected_dir = bundle / "expected"
-    expected_dir.mkdir()
-    summary = {"assignment": assignment.name, "tests": tests, "performance": {}}
+    summary = {"assignment": assignment.name, "tests": tests, "performance": {},
+               "input_pool": assignment.input_pool}  # fmt: skip
     private = _private_dir("kit-build-")
     runs = contextlib.ExitStack()  # each run's work folder goes, whatever happens
     try:
         for name in assignment.notebooks:
             source = nbformat.read(bundle / "source" / name, as_version=4)
-            run, _ = run_notebook(
-                assignment, bundle, name, source, bundle / "reference",
-                device=device, isolate=isolate, private=private,
-            )  # fmt: skip
-            runs.callback(run.discard)
-            if run.records is None:
-                raise BuildError(f"{run.records_dir} is not the folder the grader made; not read.")
-            announced = _records_by_cell(run.executed)
-            rules = {}
-            if run.records.exists("index.jsonl"):
-                index = run.records.read_bytes("index.jsonl", MAX_INDEX_BYTES).decode("utf-8")
-                for line in index.splitlines():
-                    entry = json.loads(line)
-                    rules[entry["name"]] = Expected(entry["name"], entry["rtol"], entry["atol"])
-            problems = []
+            # grade_id -> record names, rules and values per draw
+            names_by_draw: list[dict[str, list[str]]] = []
+            rules: dict[str, Expected] = {}
+            values: dict[str, list[np.ndarray]] = {}
+            for draw in range(assignment.input_pool):
+                draw_dir = bundle / "draws" / str(draw)
+                run, _ = run_notebook(
+                    assignment, bundle, name, source, bundle / "reference",
+                    device=device, isolate=isolate, private=private,
+                    grading_inputs=draw_dir / "inputs",
+                )  # fmt: skip
+                runs.callback(run.discard)
+                if run.records is None:
+                    raise BuildError(
+                        f"{run.records_dir} is not the folder the grader made; not read."
+                    )
+                _fail_on_broken_tests(assignment, source, run, draw)
+                announced = _records_by_cell(run.executed)
+                names = {gid: list(dict.fromkeys(announced.get(gid, []))) for gid in
+                         (grade_id(c) for c in source.cells if is_autograded_test(c))}  # fmt: skip
+                names_by_draw.append(names)
+                rules.update({n: r for n, r in _read_rules(run.records).items()
+                              if n not in rules})  # fmt: skip
+                (draw_dir / "expected").mkdir(exist_ok=True)
+                for record_name in (n for cell_names in names.values() for n in cell_names):
+                    record = f"{record_name}.npy"
+                    data = run.records.read_bytes(record, MAX_RECORD_BYTES)  # no link followed
+                    (draw_dir / "expected" / record).write_bytes(data)
+                    values.setdefault(record_name, []).append(load_npy_bytes(data, record_name))
+                if draw == 0:
+                    for band in assignment.performance:
+                        outcome, value = score_performance(
+                            band, run.outputs or run.output_dir, bundle / "hidden" / "labels",
+                            "visible",
+                        )  # fmt: skip
+                        summary["performance"][band.name] = {
+                            "value": value, "points": outcome.score,
+                            "max_score": band.max_score, "output": outcome.output,
+                        }  # fmt: skip
+                runs.close()
+            problems, fixes = [], []
             for cell in source.cells:
                 if not is_autograded_test(cell):
                     continue
                 gid = grade_id(cell)
-                if gid in run.not_run or gid in run.errors:
-                    problems.append(f"{gid}: {run.not_run.get(gid) or run.errors.get(gid)}")
-                    continue
-                names = list(dict.fromkeys(announced.get(gid, [])))
-                if not names:
+                names = names_by_draw[0][gid]
+                if any(d[gid] != names for d in names_by_draw[1:]):
                     problems.append(
-                        f"{gid}: records nothing. Every autograded test must record() at least "
-                        "one value; records are the evidence the grader trusts."
+                        f"{gid}: records different names in different input draws "
+                        f"({', '.join(sorted({n for d in names_by_draw for n in d[gid]}))}). "
+                        "Record the same names whatever the inputs."
                     )
                     continue
                 for record_name in names:
-                    record = f"{record_name}.npy"
-                    (expected_dir / record).write_bytes(
-                        run.records.read_bytes(record, MAX_RECORD_BYTES)  # no link followed
-                    )
+                    rule = rules[record_name]
+                    refused = check_evidence(
+                        gid, record_name, values[record_name], pool,
+                        rtol=rule.rtol, atol=rule.atol,
+                    )  # fmt: skip
+                    if refused is not None:
+                        problems.append(f"{gid}: record '{record_name}' {refused.reason}.")
+                        fixes += [refused.fix] if refused.fix not in fixes else []
                 tests[gid] = {
                     "notebook": name,
                     "points": float(cell.metadata["nbgrader"].get("points", 0)),
@@ -498,22 +577,40 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                 }
             if problems:
                 raise BuildError(
-                    f"The source solution of {assignment.name} fails its own tests:\n  "
+                    f"Some records of {assignment.name} are no evidence of the student's work; "
+                    "the grader would accept them from a blank notebook:\n  "
                     + "\n  ".join(problems)
+                    + "".join(f"\nTo fix: {fix}" for fix in fixes)
                 )
-            for band in assignment.performance:
-                outcome, value = score_performance(
-                    band, run.outputs or run.output_dir, bundle / "hidden" / "labels", "visible"
-                )
-                summary["performance"][band.name] = {"value": value, "points": outcome.score,
-                                                     "max_score": band.max_score,
-                                                     "output": outcome.output}  # fmt: skip
-            runs.close()
     finally:
         runs.close()
         shutil.rmtree(private, ignore_errors=True)
     (bundle / "expected.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _fail_on_broken_tests(
+    assignment: Assignment, source: nbformat.NotebookNode, run: NotebookRun, draw: int
+) -> None:
+    """Raise BuildError when a test cell of the source fails or records nothing on ``draw``."""
+    announced = _records_by_cell(run.executed)
+    problems = []
+    for cell in source.cells:
+        if not is_autograded_test(cell):
+            continue
+        gid = grade_id(cell)
+        if gid in run.not_run or gid in run.errors:
+            problems.append(f"{gid}: {run.not_run.get(gid) or run.errors.get(gid)}")
+        elif not announced.get(gid):
+            problems.append(
+                f"{gid}: records nothing. Every autograded test must record() at least "
+                "one value; records are the evidence the grader trusts."
+            )
+    if problems:
+        raise BuildError(
+            f"The source solution of {assignment.name} fails its own tests (input draw {draw}):"
+            "\n  " + "\n  ".join(problems)
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,6 +632,19 @@ def write_submission(
             if (reference / name).is_file():
                 shutil.copy2(reference / name, folder / name)
     return folder
+
+
+def _redact(run: NotebookRun, bundle: Path, notebook_name: str) -> Redactor:
+    """Remove hidden-test lines from everything of ``run`` that reaches the student: the
+    executed notebook's outputs (the feedback page), failure messages and notices."""
+    source = nbformat.read(bundle / "source" / notebook_name, as_version=4)
+    release = nbformat.read(bundle / "release" / notebook_name, as_version=4)
+    redactor = Redactor.from_notebooks(source, release)
+    redactor.notebook(run.executed)
+    run.errors = {gid: redactor.text(m) for gid, m in run.errors.items()}
+    run.not_run = {gid: redactor.text(m) for gid, m in run.not_run.items()}
+    run.notices = [redactor.text(n) for n in run.notices]
+    return redactor
 
 
 @dataclass
@@ -564,7 +674,16 @@ def grade(
             f"Run `python -m autograder build {assignment.name}` first."
         )
     summary = json.loads((bundle / "expected.json").read_text())
+    if "input_pool" not in summary:
+        raise BuildError(
+            f"The grader bundle for {assignment.name} at {bundle} was built by an older version "
+            "of the kit (one input set, no draws). "
+            f"Run `python -m autograder build {assignment.name}` again."
+        )
     expected = load_expected(bundle)
+    # One draw of the pool per submission, chosen here so the kernel cannot predict it; the
+    # kernel gets only that draw's inputs and never sees the expected results.
+    draw_dir = bundle / "draws" / str(secrets.randbelow(summary["input_pool"]))
     device = resolve_device(device)
     submission = Path(submission)
     files_dir = submission if submission.is_dir() else submission.parent
@@ -579,13 +698,14 @@ def grade(
         for name in assignment.notebooks:
             ids = {gid for gid, t in summary["tests"].items() if t["notebook"] == name}
             intake = read_submission(submission, name, ids)
-            notices += intake.notes
             run, repairs = run_notebook(
                 assignment, bundle, name, intake.notebook, files_dir,
                 device=device, isolate=isolate, private=private,
+                grading_inputs=draw_dir / "inputs",
             )  # fmt: skip
             runs.callback(run.discard)
-            notices += repairs + run.notices
+            redactor = _redact(run, bundle, name)  # before anything is scored or shown
+            notices += [redactor.text(n) for n in intake.notes + repairs] + run.notices
             for gid, test in summary["tests"].items():
                 if test["notebook"] != name:
                     continue
@@ -593,7 +713,7 @@ def grade(
                 outcome = score_test_cell(
                     gid, test["points"], error=run.errors.get(gid),
                     not_run=run.not_run.get(gid), expected=expected[gid],
-                    actual_dir=run.records or run.records_dir, expected_dir=bundle / "expected",
+                    actual_dir=run.records or run.records_dir, expected_dir=draw_dir / "expected",
                     visibility=visibility,
                 )  # fmt: skip
                 outcomes.append(outcome)

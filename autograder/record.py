@@ -14,13 +14,17 @@ the same inputs when the autograder was built (``python -m autograder build``). 
 compares or decides: the kernel runs student code, so anything it computes could be forged. The
 tolerances that count are the ones the *source* solution recorded at build time.
 
+Record outputs of the student's code, not verdicts: ``build`` refuses a single boolean, a value
+that is the same for every input draw, and a copy of an input (see :mod:`autograder.evidence`).
+
 Where things go is set by the grader through the kernel's environment:
 
 - ``KIT_RECORD_DIR``: each record becomes ``<dir>/<name>.npy`` (saved without pickle) and a line
   in ``<dir>/index.jsonl``; without it (a student's own run), ``record`` only checks that the value
   can be recorded, so mistakes show up before submitting.
 - ``KIT_GRADING_INPUTS``: a folder of ``<name>.npy`` inputs made by the assignment's
-  ``grading_inputs.py``; without it, ``grading_input`` says it only works under the autograder.
+  ``grading_inputs.py`` (one draw of the pool ``build`` made, picked per submission); without it,
+  ``grading_input`` says it only works under the autograder.
 
 Values that can be recorded: numbers, booleans, strings, NumPy arrays of those, torch tensors
 (moved to the CPU), and lists/tuples that NumPy turns into such an array. A dict records each

@@ -289,5 +289,48 @@ def test_source_graded_with_the_reference_weights_writes_good_predictions(tmp_pa
     assert accuracy >= 0.89, accuracy
 
 
+#: The issue's attack on the blank release: swallow every exception (no error output, so failing
+#: test cells once counted as run), then forge the records a kernel can predict: booleans,
+#: constants, copies of the inputs. Before records had to be evidence it scored 7 of 41.
+FORGE_AND_SWALLOW = """\
+def _quiet(shell, etype, value, tb, tb_offset=None):
+    return None
+
+get_ipython().set_custom_exc((BaseException,), _quiet)
+from autograder.record import grading_input, record
+record("flatten_images.dtype", "float32")
+record("dropout.kept_fraction", 0.6)
+record("dropout.same_dtype", "float64")
+for _name in ("dropout.kept_scaled", "dropout.backward_uses_mask", "train_mlp.params_unchanged"):
+    record(_name, True)
+for _lr in ("0.05", "0.2"):
+    for _check in ("stops_after_patience", "returns_best", "lr_decays", "learns",
+                   "accuracy_above_90"):
+        record(f"train_mlp.lr{_lr}.{_check}", True)
+record("dropout.eval_out", grading_input("dropout_x"))
+record("dropout.eval_backward", grading_input("dropout_dout"))
+"""
+
+
+@pytest.mark.slow
+def test_a_blank_release_that_hides_errors_and_forges_records_gets_zero(tmp_path, monkeypatch):
+    """Does the blank release, errors swallowed and predictable records forged, get zero?"""
+    from autograder import pipeline
+
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment(NAME, ROOT)
+    pipeline.build(assignment, device="cpu")
+    blank = pipeline.write_submission(
+        assignment, tmp_path / "blank", assignment.release_dir, reference_files=False
+    )
+    nb = nbformat.read(blank / RELEASE.name, as_version=4)
+    first = next(c for c in nb.cells if _grade_id(c) == "flatten_normalize")
+    first.source = FORGE_AND_SWALLOW + first.source
+    nbformat.write(nb, blank / RELEASE.name)
+    results = pipeline.grade(assignment, blank, device="cpu").results
+    scored = {t["name"]: t["score"] for t in results["tests"] if t["score"] > 0}
+    assert scored == {} and results["score"] == 0
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

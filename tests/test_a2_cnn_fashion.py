@@ -144,7 +144,8 @@ def test_grading_inputs_cover_the_hidden_tests():
     assert inputs["step_images"].dtype == np.float32 and inputs["step_labels"].dtype == np.int64
     assert inputs["scramble_images"].dtype == np.uint8
     assert sorted(inputs["scramble_order7"]) == list(range(16))
-    assert 7 not in inputs["class_labels"]  # the NaN case of class_accuracies
+    # The NaN case of class_accuracies: one of the 8 classes, drawn, never occurs.
+    assert len(np.unique(inputs["class_labels"])) == 7 and inputs["class_labels"].max() <= 7
 
 
 def test_assignment_toml():
@@ -261,7 +262,7 @@ def test_graded_source_records_and_predicts(tmp_path):
     assert _errors(executed) == {}
     index = (records / "index.jsonl").read_text().splitlines()
     names = [json.loads(line)["name"] for line in index]
-    assert len(names) == len(set(names)) and len(names) >= 60
+    assert len(names) == len(set(names)) and len(names) >= 25
     ids, labels = read_hidden_labels(tmp_path / "labels")
     with open(work / "outputs" / "improved_predictions.csv", newline="") as f:
         predicted = {row["id"]: int(row["label"]) for row in csv.DictReader(f)}

@@ -45,11 +45,11 @@ def test_build_keeps_every_record_with_its_cell(kit):
     _, summary = kit
     tests = summary["tests"]
     assert {n: [r["name"] for r in t["records"]] for n, t in tests.items()} == {
-        "q1_tests": ["add.small", "add.hidden"],
-        "q2_tests": ["scale.ones", "scale.hidden"],
+        "q1_tests": ["add.hidden"],
+        "q2_tests": ["scale.hidden"],
     }
     assert tests["q1_tests"]["points"] == 2 and tests["q1_tests"]["hidden"]
-    assert tests["q1_tests"]["records"][1]["rtol"] == 1e-9
+    assert tests["q1_tests"]["records"][0]["rtol"] == 1e-9
 
 
 def test_correct_submission_gets_full_marks(kit, tmp_path):
@@ -75,12 +75,14 @@ def test_a_crash_in_part_one_keeps_part_two_points(kit, tmp_path):
 
 
 def test_wrong_answer_fails_without_showing_expected_values(kit, tmp_path):
-    wrong = "def scale(x, k):\n    return x * k + 1e-3"
+    # Right on the visible check (ones), wrong on the hidden inputs.
+    wrong = "def scale(x, k):\n    return x * k + 1e-3 * (x != 1)"
     results = grade(kit, toy.student(tmp_path / "toy.ipynb", q1=SOLVED["q1"], q2=wrong))
     out = by_name(results)["q2_tests"]["output"]
-    assert "record 'scale.ones': 3 of 3 values differ" in out
-    expected = np.load(pipeline.bundle_dir(kit[0]) / "expected" / "scale.hidden.npy")
-    assert f"{expected.ravel()[0]:.4f}"[:6] not in json.dumps(results)
+    assert "record 'scale.hidden': 12 of 12 values differ" in out
+    for draw in pipeline.bundle_dir(kit[0]).glob("draws/*"):
+        expected = np.load(draw / "expected" / "scale.hidden.npy")
+        assert f"{expected.ravel()[0]:.4f}"[:6] not in json.dumps(results)
 
 
 def test_stderr_and_warnings_cost_nothing(kit, tmp_path):
@@ -94,7 +96,7 @@ def test_edited_and_deleted_protected_cells_are_restored_and_reported(kit, tmp_p
     path = toy.student(tmp_path / "toy.ipynb", **SOLVED)
     nb = nbformat.read(path, as_version=4)
     tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade", False)]
-    tests[0].source = "record('add.small', 3)"  # an edited test that would fake the record
+    tests[0].source = "record('add.hidden', 3)"  # an edited test that would fake the record
     nb.cells.remove(tests[1])  # a deleted test
     nbformat.write(nb, path)
     results = grade(kit, path)
@@ -171,10 +173,10 @@ def test_symlinked_record_to_the_expected_file_is_ignored(kit, tmp_path):
     bundle = pipeline.bundle_dir(kit[0])
     cheat = (
         "import os\n"
-        f"for n in ('scale.ones', 'scale.hidden'):\n"
+        "for n in ('scale.hidden',):\n"
         f"    p = os.path.join(os.environ['KIT_RECORD_DIR'], n + '.npy')\n"
         f"    os.path.exists(p) and os.remove(p)\n"
-        f"    os.symlink('{bundle}/expected/' + n + '.npy', p)\n"
+        f"    os.symlink('{bundle}/draws/0/expected/' + n + '.npy', p)\n"
         "def scale(x, k):\n    return x"
     )
     results = grade(kit, toy.student(tmp_path / "toy.ipynb", q1=SOLVED["q1"],

@@ -131,7 +131,7 @@ def test_records_folder_replaced_by_a_link_to_the_expected_records_scores_nothin
         from autograder import sandbox
 
         monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
-    expected = pipeline.bundle_dir(kit[0]) / "expected"
+    expected = pipeline.bundle_dir(kit[0]) / "draws" / "0" / "expected"
     swap = (
         "import os\n"
         "d = os.environ['KIT_RECORD_DIR']\n"

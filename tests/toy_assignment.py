@@ -2,8 +2,12 @@
 
 Two answers and two tests, so that one part failing can be seen not to cost the other:
 
-- ``q1`` defines ``add(a, b)``; ``q1_tests`` records ``add`` on grader inputs (hidden part);
-- ``q2`` defines ``scale(x, k)``; ``q2_tests`` records it on grader inputs.
+- ``q1`` defines ``add(a, b)``; ``q1_tests`` asserts a visible case and records ``add`` on grader
+  inputs (hidden part);
+- ``q2`` defines ``scale(x, k)``; ``q2_tests`` likewise.
+
+Visible checks are asserts, not records: a record of ``add(1, 2)`` is a constant, which build
+refuses (see ``autograder.evidence``).
 
 The helpers below write the source, the release (as nbgrader would make it) and the config, and
 make student versions with whatever answers a test needs.
@@ -25,12 +29,12 @@ Q1 = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLU
 Q1_BLANK = "def add(a, b):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
 Q2 = "def scale(x, k):\n    ### BEGIN SOLUTION\n    return x * k\n    ### END SOLUTION"
 Q2_BLANK = "def scale(x, k):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
-T1_VISIBLE = 'assert add(1, 2) == 3\nrecord("add.small", add(1, 2))'
+T1_VISIBLE = "assert add(1, 2) == 3"
 T1 = T1_VISIBLE + (
     '\n### BEGIN HIDDEN TESTS\nrecord("add.hidden", add(grading_input("a"), grading_input("b")),'
     " rtol=1e-9)\n### END HIDDEN TESTS"
 )
-T2_VISIBLE = 'record("scale.ones", scale(np.ones(3), 2.0))'
+T2_VISIBLE = "assert np.allclose(scale(np.ones(3), 2.0), 2.0)"
 T2 = T2_VISIBLE + (
     '\n### BEGIN HIDDEN TESTS\nrecord("scale.hidden", scale(grading_input("a"), 3.0))'
     "\n### END HIDDEN TESTS"

@@ -21,6 +21,18 @@ def _blobs(rng: np.random.Generator, centres: np.ndarray, n: int):
     return X.astype(np.float32), y.astype(np.int64)
 
 
+def _loss_curve(rng: np.random.Generator) -> np.ndarray:
+    """A validation-loss curve of 10-14 epochs: it falls (some steps below min_delta = 0.01)
+    to its lowest point at a drawn epoch, then rises with small dips."""
+    n = int(rng.integers(10, 15))
+    lowest = int(rng.integers(3, n - 4))
+    small = rng.random(lowest) < 0.3
+    steps = np.where(small, rng.uniform(0.0, 0.008, lowest), rng.uniform(0.02, 0.1, lowest))
+    down = 1.0 - np.cumsum(steps)
+    up = down[-1] + np.cumsum(rng.uniform(-0.012, 0.05, n - lowest))
+    return np.concatenate([down, up])
+
+
 def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Every hidden-test input of a1, drawn from ``rng`` (same seed, same arrays)."""
     inputs: dict[str, np.ndarray] = {}
@@ -41,6 +53,7 @@ def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     inputs["dropout_x"] = rng.uniform(0.5, 2.0, size=(300, 60))
     inputs["dropout_dout"] = rng.normal(size=(300, 60))
     inputs["dropout_seed"] = np.array(int(rng.integers(0, 2**31)))
+    inputs["dropout_p"] = np.array(rng.uniform(0.2, 0.6))
     inputs["softmax_scores"] = rng.normal(scale=3.0, size=(8, 10))
     inputs["softmax_y"] = rng.integers(0, 10, size=8).astype(np.int64)
     # Part 3: a 3-layer network 12 -> 7 -> 6 -> 4.
@@ -53,11 +66,12 @@ def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     inputs["sgd_w"] = rng.normal(size=(4, 5))
     inputs["sgd_dw"] = rng.normal(size=(4, 5))
     inputs["sgd_v"] = rng.normal(scale=0.1, size=(4, 5))
-    # A validation-loss curve that falls, plateaus (changes below min_delta), dips and rises.
-    curve = [1.0, 0.8, 0.7, 0.695, 0.69, 0.72, 0.68, 0.675, 0.7, 0.71, 0.72, 0.73]
-    inputs["es_losses"] = np.array(curve) + rng.uniform(-1e-4, 1e-4, size=len(curve))
-    centres = rng.normal(scale=2.5, size=(3, 10))
+    inputs["es_losses"] = _loss_curve(rng)
+    # Blobs that overlap (centres ~0.8 apart per axis), so the loss stays well above 0 and the
+    # curves of different draws differ.
+    centres = rng.normal(scale=0.8, size=(3, 10))
     inputs["train_X"], inputs["train_y"] = _blobs(rng, centres, 240)
     inputs["val_X"], inputs["val_y"] = _blobs(rng, centres, 120)
     inputs["train_seed"] = np.array(int(rng.integers(0, 2**31)))
+    inputs["train_lr_decay"] = np.array(rng.uniform(0.85, 0.95))
     return inputs

@@ -324,8 +324,8 @@ print("flatten_images, fit_normalizer and normalize look right.")
 """,
     """
 X = flatten_images(grading_input("images_small"))
+assert X.dtype == np.float32, f"flatten_images must return float32, got {X.dtype}"
 record("flatten_images.X", X, rtol=1e-6)
-record("flatten_images.dtype", str(X.dtype))
 mean, std = fit_normalizer(grading_input("norm_train"))
 record("fit_normalizer.mean", mean, rtol=1e-6)
 record("fit_normalizer.std", std, rtol=1e-6)
@@ -720,19 +720,16 @@ print("dropout_forward and dropout_backward look right.")
 """,
     """
 x, dout = grading_input("dropout_x"), grading_input("dropout_dout")
-p = 0.4
+p = float(grading_input("dropout_p"))
 seed = int(grading_input("dropout_seed"))
 dropped, drop_mask = dropout_forward(x, p, True, np.random.default_rng(seed))
-survived = dropped != 0
-record("dropout.kept_fraction", survived.mean(), atol=0.03)
-record("dropout.kept_scaled", bool(np.allclose(dropped[survived], x[survived] / (1 - p))))
-record("dropout.same_dtype", str(dropped.dtype))
-drop_dx = dropout_backward(dout, drop_mask)
-expected_dx = np.where(survived, dout / (1 - p), 0)
-record("dropout.backward_uses_mask", bool(np.allclose(drop_dx, expected_dx)))
+assert dropped.dtype == x.dtype, f"dropout_forward must keep x's dtype, got {dropped.dtype}"
+# The mask is drawn as the docstring says, so the output (which units, how scaled) is exact.
+record("dropout.out", dropped, rtol=1e-9, atol=1e-12)
+record("dropout.dx", dropout_backward(dout, drop_mask), rtol=1e-9, atol=1e-12)
 out_eval, cache_eval = dropout_forward(x, p, False, None)
-record("dropout.eval_out", out_eval, rtol=1e-12)
-record("dropout.eval_backward", dropout_backward(dout, cache_eval), rtol=1e-12)
+assert out_eval is x and dropout_backward(dout, cache_eval) is dout, (
+    "with train=False, dropout must pass x and dout through unchanged")
 """,
 )
 
@@ -1143,10 +1140,10 @@ for patience, min_delta in ((3, 0.0), (2, 0.01)):
         if stopper.stop:
             break
     key = f"early_stopping.p{patience}"
-    record(f"{key}.improved", np.array(flags))
-    record(f"{key}.stop", np.array(stops))
-    record(f"{key}.best_epoch", stopper.best_epoch)
-    record(f"{key}.best_loss", stopper.best_loss, rtol=1e-9)
+    # The losses of the epochs that improved (NaN elsewhere), up to the epoch that stopped.
+    record(f"{key}.improved_losses", np.where(flags, losses[:len(flags)], np.nan), rtol=1e-9)
+    record(f"{key}.best", np.array([stopper.best_epoch, stopper.best_loss, stopper.stop]),
+           rtol=1e-9)
 """,
 )
 
@@ -1254,23 +1251,22 @@ print("train_mlp looks right.")
     """
 X_tr, y_tr = grading_input("train_X"), grading_input("train_y")
 X_va, y_va = grading_input("val_X"), grading_input("val_y")
+lr_decay = float(grading_input("train_lr_decay"))
 start = init_mlp(X_tr.shape[1], (12,), 3, np.random.default_rng(int(grading_input("train_seed"))))
 before = {k: v.copy() for k, v in start.items()}
-for lr, patience, max_epochs in ((0.05, 2, 12), (0.2, 1, 12)):
-    best, hist = train_mlp(start, X_tr, y_tr, X_va, y_va, lr=lr, lr_decay=0.9, batch_size=16,
-                           max_epochs=max_epochs, patience=patience, verbose=False)
+# One batch per epoch (batch_size = N) and no dropout: the order of the shuffle cannot change
+# the result, so every correct train_mlp follows the same curve (to rounding, ~1e-7).
+for lr, patience in ((0.1, 2), (0.6, 1)):
+    best, hist = train_mlp(start, X_tr, y_tr, X_va, y_va, lr=lr, lr_decay=lr_decay,
+                           batch_size=len(X_tr), max_epochs=15, patience=patience, verbose=False)
     key = f"train_mlp.lr{lr}"
-    val_losses = np.array(hist["val_loss"])
-    best_epoch = int(np.argmin(val_losses)) + 1
-    waited = len(hist) - best_epoch  # epochs run after the best one
-    stopped_right = waited == patience or (len(hist) == max_epochs and waited <= patience)
-    record(f"{key}.stops_after_patience", bool(stopped_right))
-    record(f"{key}.returns_best", bool(np.isclose(evaluate(best, X_va, y_va)[0], val_losses.min(),
-                                                  rtol=1e-4)))
-    record(f"{key}.lr_decays", bool(np.allclose(hist["lr"], lr * 0.9 ** np.arange(len(hist)))))
-    record(f"{key}.learns", bool(hist["train_loss"][0] > min(hist["train_loss"])))
-    record(f"{key}.accuracy_above_90", bool(evaluate(best, X_va, y_va)[1] > 0.9))
-record("train_mlp.params_unchanged", bool(all(np.array_equal(start[k], before[k]) for k in start)))
+    record(f"{key}.val_loss", np.array(hist["val_loss"]), rtol=1e-4)  # stops after `patience`
+    record(f"{key}.train_loss", np.array(hist["train_loss"]), rtol=1e-4)  # learns
+    record(f"{key}.lr", np.array(hist["lr"]), rtol=1e-9)  # decays once per epoch
+    record(f"{key}.best_val", np.array(evaluate(best, X_va, y_va)), rtol=1e-4)  # the best epoch's
+assert all(np.array_equal(start[k], before[k]) for k in start), (
+    "train_mlp must not change the params it was given (work on a copy)")
+record("train_mlp.start_W1", start["W1"], rtol=1e-6)  # still init_mlp's, after training
 """,
 )
 
