@@ -466,13 +466,17 @@ def write_feedback_page(
     source = Path(work_dir) / f".{page.stem}.feedback.ipynb"
     rendering = page.with_name(f".{page.name}.rendering")
     source.write_text(json.dumps(nb))
+    # The child imports this package from where the grader found it, whatever its folder.
+    package_root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}  # fmt: skip
     reason = None
     try:
         done = subprocess.run(
             [sys.executable, "-m", "autograder.feedback", str(source), str(rendering),
              "--memory-mb", str(limits.memory_mb), "--title", title],
             capture_output=True, text=True, timeout=limits.time_s, cwd=work_dir,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
         if done.returncode == 0 and rendering.is_file():
             os.replace(rendering, page)
