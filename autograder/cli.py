@@ -82,7 +82,7 @@ def _grade(assignment, args) -> int:
             print(failure.detail, file=sys.stderr, end="")
         print(f"error: {failure.message}", file=sys.stderr)
         print(f"error: {graded.results['output'].splitlines()[-1]}", file=sys.stderr)
-        print(f"Results (every test at 0 points) written to {args.out}", file=sys.stderr)
+        print(f"Results written to {args.out}, every test at 0 points.", file=sys.stderr)
         return EXIT_BY_FAILURE[failure.kind]
     print(summary_table(graded.results))
     for line in graded.results["output"].splitlines()[1:]:

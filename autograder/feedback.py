@@ -46,6 +46,8 @@ __all__ = [
     "feedback_notebook",
     "hide_hidden_tests",
     "render_page",
+    "sanitise_html",
+    "unrendered_page",
     "write_feedback_page",
 ]
 
@@ -431,13 +433,14 @@ def render_page(nb: nbformat.NotebookNode, title: str = "Feedback") -> str:
 
 # ------------------------------------------------------------------------------- child process
 def unrendered_page(title: str, reason: str) -> str:
-    """The short page that stands in for a feedback page that could not be rendered."""
+    """The short page that stands in for a feedback page that could not be made; ``reason``
+    ends the sentence 'The grader could not make this page: ...'."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head>'
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         f'<meta charset="utf-8"><title>{html.escape(title)}</title></head><body>'
         f"<h1>{html.escape(title)}: feedback page not available</h1>"
-        f"<p>The grader could not make this page: rendering {html.escape(reason)}.</p>"
+        f"<p>The grader could not make this page: {html.escape(reason)}.</p>"
         "<p>Your score is not affected: results.json was written, complete, before the grader "
         "tried to make this page. Each test's message there says what passed and what to fix. "
         "If you need to see your notebook's outputs, run it in JupyterLab.</p>"
@@ -487,7 +490,7 @@ def write_feedback_page(
     finally:
         source.unlink(missing_ok=True)
         rendering.unlink(missing_ok=True)
-    page.write_text(unrendered_page(title, reason))
+    page.write_text(unrendered_page(title, f"rendering {reason}"))
     return PageOutcome(page, False, reason)
 
 

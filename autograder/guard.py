@@ -131,7 +131,26 @@ def grade_to_file(
         kind = _classify(error)
         detail = "" if kind != "grader-error" else traceback.format_exc()
         failure = GraderFailure(kind, f"{type(error).__name__}: {error}", detail)
-        results = grader_error_results(assignment, _student_reason(kind, error),
-                                       execution_time=time.monotonic() - started)  # fmt: skip
+        reason = _student_reason(kind, error)
+        results = grader_error_results(
+            assignment, reason, execution_time=time.monotonic() - started
+        )
         write_atomic(out, results)
-        return Graded(results), failure
+        return Graded(results, _unrendered_pages(assignment, feedback_dir, reason)), failure
+
+
+def _unrendered_pages(assignment: Assignment, feedback_dir: Path | None, reason: str) -> list[Path]:
+    """A short page per notebook saying why there is no feedback (best effort: results.json,
+    already written, is what counts)."""
+    from autograder.feedback import unrendered_page
+
+    pages = []
+    for name in assignment.notebooks if feedback_dir is not None else ():
+        page = Path(feedback_dir) / f"{Path(name).stem}.html"
+        try:
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(unrendered_page(page.stem, reason))
+            pages.append(page)
+        except OSError:
+            break
+    return pages

@@ -147,3 +147,20 @@ def test_a_feedback_that_cannot_render_leaves_results_and_a_short_page(kit, tmp_
     assert code == cli.EXIT_OK
     assert json.loads(out.read_text())["score"] == 5
     assert "feedback page not available" in (tmp_path / "fb" / "toy.html").read_text()
+
+
+def test_a_grader_error_leaves_a_short_feedback_page(kit, tmp_path, monkeypatch):
+    """With --feedback, does a grader error still leave a page saying why there is no feedback?"""
+    from autograder import execute
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(execute, "_write_private", full)
+    out = tmp_path / "results.json"
+    code = grade_cli(kit, toy.student(tmp_path / "toy.ipynb", **SOLVED), out,
+                     "--feedback", str(tmp_path / "fb"))  # fmt: skip
+    assert code == cli.EXIT_GRADER_ERROR
+    page = (tmp_path / "fb" / "toy.html").read_text()
+    assert "feedback page not available" in page and "(OSError)" in page
+    assert "No space left" not in page  # the exception's text is for the instructor only
