@@ -19,9 +19,10 @@ process, ``repeats`` times:
   run, so the disk that fills is that one, never the machine's.
 
 For each case it prints the median and range (min-max) of the wall time and of the grader's peak
-resident memory (the grading process itself; its children, the kernel and the feedback renderer,
-are listed apart as the largest child's peak), the score, the exit code's meaning, whether the
-feedback page was rendered, and the ratios to the blank run. The load average before each run and
+resident memory (``ru_maxrss`` of the grading process itself: not its children, the kernel and the
+feedback renderer, whose own peaks Linux cannot tell apart from the grader's memory they were
+forked with), the score, the exit code, whether the feedback page was rendered, and the ratios to
+the blank run. The load average before each run and
 the grader's thread count at the end are printed too: on a shared machine they explain outliers.
 """
 
@@ -155,14 +156,13 @@ def child(root: Path, submission: Path, out: Path, isolate: bool | None) -> None
     print(json.dumps({
         "wall_s": wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "threads": threads or threading.active_count(),
         "score": graded.results.get("score"),
         "tests": len(graded.results.get("tests", [])),
         "exit": EXIT_BY_FAILURE[failure.kind] if failure else 0,
         "failure": failure.message[:120] if failure else "",
-        "feedback": "rendered" if graded.feedback and not graded.unrendered else
-                    ("short page" if graded.unrendered else "none"),
+        "feedback": "short page" if failure or graded.unrendered else
+                    ("rendered" if graded.feedback else "none"),
         "results_written": (out / "results.json").is_file(),
     }))  # fmt: skip
 
@@ -254,7 +254,7 @@ def main() -> None:
     isolation = "on" if args.isolate or (args.isolate is None and os.geteuid() == 0) else "off"
     print(f"\nhostile inputs, {args.repeats} runs each, isolation {isolation}, "
           f"{os.cpu_count()} CPUs; median (min-max)")  # fmt: skip
-    head = (f"{'case':11} {'wall':>22} {'grader peak RSS':>24} {'largest child':>10} "
+    head = (f"{'case':11} {'wall':>22} {'grader peak RSS':>24} "
             f"{'x blank t':>9} {'x blank RSS':>11} {'load':>5} {'thr':>3}  outcome")  # fmt: skip
     print(head)
     base = [r for r in measured.get("blank", []) if "error" not in r]
@@ -266,18 +266,17 @@ def main() -> None:
         errors = sorted({r["error"] for r in runs if "error" in r})
         loads = statistics.median([r["load"] for r in runs])
         if not ok:
-            print(f"{case:11} {'-':>22} {'-':>24} {'-':>10} {'':>9} {'':>11} {loads:>5.1f} "
+            print(f"{case:11} {'-':>22} {'-':>24} {'':>9} {'':>11} {loads:>5.1f} "
                   f"{'':>3}  {'; '.join(errors)}")  # fmt: skip
             continue
         t = [r["wall_s"] for r in ok]
         m = [r["peak_rss_mb"] for r in ok]
-        c = statistics.median([r["child_peak_rss_mb"] for r in ok])
         last = ok[-1]
         outcome = (f"exit {last['exit']}, score {last['score']}, {last['tests']} tests, "
                    f"feedback {last['feedback']}"
                    + (f", {last['failure']}" if last["failure"] else "")
                    + (f"; failed runs: {'; '.join(errors)}" if errors else ""))  # fmt: skip
-        print(f"{case:11} {_spread(t, 's'):>22} {_spread(m, 'MB', 0):>24} {c:>7.0f} MB "
+        print(f"{case:11} {_spread(t, 's'):>22} {_spread(m, 'MB', 0):>24} "
               f"{statistics.median(t) / base_t:>9.2f} {statistics.median(m) / base_m:>11.2f} "
               f"{loads:>5.1f} {last['threads']:>3}  {outcome}")  # fmt: skip
 

@@ -164,3 +164,17 @@ def test_a_grader_error_leaves_a_short_feedback_page(kit, tmp_path, monkeypatch)
     page = (tmp_path / "fb" / "toy.html").read_text()
     assert "feedback page not available" in page and "(OSError)" in page
     assert "No space left" not in page  # the exception's text is for the instructor only
+
+
+def test_a_bug_outside_grade_exits_4_not_1(kit, monkeypatch, capsys):
+    """Does an unexpected exception in `build` end with exit 4 and a plain line (1 would read as
+    'graded, points missing')?"""
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(pipeline, "build", broken)
+    code = cli.main(["build", toy.NAME, "--root", str(kit.root), "--device", "cpu"])
+    assert code == cli.EXIT_GRADER_ERROR
+    err = capsys.readouterr().err
+    assert "error: the grader failed (a bug in the kit" in err and "ZeroDivisionError" in err
