@@ -91,6 +91,9 @@ def _grade(assignment, args) -> int:
     for page in graded.feedback:
         why = graded.unrendered.get(page)
         print(f"Feedback: {page}" + (f" (a short page: rendering {why})" if why else ""))
+    for page, why in graded.unrendered.items():
+        if page not in graded.feedback:
+            print(f"Feedback: {page} not written: {why}", file=sys.stderr)
     full = all(t["status"] == "passed" for t in graded.results["tests"])
     return EXIT_OK if full else EXIT_NOT_FULL
 

@@ -446,7 +446,11 @@ def grade(
         if results_path is not None:
             write_atomic(results_path, graded.results)
         for page, nb in to_render:
-            outcome = write_feedback_page(nb, page, work_dir=private)
+            try:
+                outcome = write_feedback_page(nb, page, work_dir=private)
+            except Exception as error:  # optional work: results.json is written and stays
+                graded.unrendered[page] = f"failed ({type(error).__name__}: {error})"
+                continue
             graded.feedback.append(outcome.path)
             if not outcome.rendered:
                 graded.unrendered[outcome.path] = outcome.reason

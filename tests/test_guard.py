@@ -178,3 +178,19 @@ def test_a_bug_outside_grade_exits_4_not_1(kit, monkeypatch, capsys):
     assert code == cli.EXIT_GRADER_ERROR
     err = capsys.readouterr().err
     assert "error: the grader failed (a bug in the kit" in err and "ZeroDivisionError" in err
+
+
+def test_a_crash_while_making_feedback_keeps_the_results(kit, tmp_path, monkeypatch):
+    """Results are written first: does a crash in the feedback step leave them as graded (not
+    replaced by a grader error)?"""
+    from autograder import feedback
+
+    def crash(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(feedback, "write_feedback_page", crash)
+    out = tmp_path / "results.json"
+    code = grade_cli(kit, toy.student(tmp_path / "toy.ipynb", **SOLVED), out,
+                     "--feedback", str(tmp_path / "fb"))  # fmt: skip
+    assert code == cli.EXIT_OK
+    assert json.loads(out.read_text())["score"] == 5
