@@ -24,6 +24,21 @@ feedback renderer, whose own peaks Linux cannot tell apart from the grader's mem
 forked with), the score, the exit code, whether the feedback page was rendered, and the ratios to
 the blank run. The load average before each run and
 the grader's thread count at the end are printed too: on a shared machine they explain outliers.
+
+Measured on branch h-report, 2026-11-30 (3 runs each, isolation on, shared 2-core machine, load
+3.7-4.3; median (min-max); exit 4 = grader error, results.json still lists every test):
+
+    blank       8.1 s (5.0-10.5)    890 MB            exit 0, feedback rendered
+    md-400kB    7.4 s (5.3-9.2)     890 MB  x0.91 t   exit 0, feedback rendered (cell as text)
+    csv-250MB  16.2 s (12.7-16.6)  2387 MB  x2.68 RSS exit 0 (score.read_predictions reads it whole)
+    json-deep   0.1 s               298 MB            exit 4, RecursionError in intake
+    tree-1500   1.5 s (1.3-1.8)     298 MB            exit 4, ENAMETOOLONG walking OUTPUT_DIR
+    disk-full   8.0 s (6.3-9.0)     890 MB            exit 0 (the kernel got ENOSPC; the sandbox
+                                                      freed its home before the grader wrote)
+    cells-300k  killed after 16 min (--timeout): the kernel died ("output channel was closed
+                (oversized message)") and the grader waited on it; before that 2.4 GB RSS.
+
+Most of the blank run's 890 MB is torch, imported by helpers.data.hidden to read the labels.
 """
 
 from __future__ import annotations
