@@ -1,13 +1,22 @@
 """``python -m autograder``: a thin layer over the Python API (parse, build one call, run it).
 
-Exit codes: 0 done; 1 graded but not full marks (``verify``: a check failed); 2 bad usage or
-configuration; 3 the bundle is missing or the source fails its own tests.
+Exit codes (``grade`` writes ``--out`` whatever the code; see ``autograder.guard``):
+
+- 0: done (``grade``: full marks);
+- 1: graded, points missing (``verify``: a check failed);
+- 2: bad usage or configuration;
+- 3: the bundle is missing (run ``build``) or the source fails its own tests;
+- 4: the grader failed: ``grade``'s results list every test at 0 points with a message saying
+  so, and the traceback is on stderr (a bug of the grader, a full disk, ...);
+- 5: the grading kernel did not start (a problem of this machine; the message says what);
+- 6: isolation was required (``--isolate``) but this machine cannot provide it.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from autograder.config import ConfigError, load_assignment
@@ -22,6 +31,9 @@ examples:
 """
 
 EXIT_OK, EXIT_NOT_FULL, EXIT_USAGE, EXIT_BUNDLE = 0, 1, 2, 3
+EXIT_GRADER_ERROR, EXIT_KERNEL_START, EXIT_ISOLATION = 4, 5, 6
+EXIT_BY_FAILURE = {"no-bundle": EXIT_BUNDLE, "kernel-start": EXIT_KERNEL_START,
+                   "isolation": EXIT_ISOLATION, "grader-error": EXIT_GRADER_ERROR}  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,9 +69,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _grade(assignment, args) -> int:
+    from autograder.guard import grade_to_file
+    from autograder.report import summary_table
+
+    graded, failure = grade_to_file(
+        assignment, args.submission, args.out, device=args.device, isolate=args.isolate,
+        feedback_dir=args.feedback,
+    )  # fmt: skip
+    if failure is not None:
+        if failure.detail:
+            print(failure.detail, file=sys.stderr, end="")
+        print(f"error: {failure.message}", file=sys.stderr)
+        print(f"error: {graded.results['output'].splitlines()[-1]}", file=sys.stderr)
+        print(f"Results written to {args.out}, every test at 0 points.", file=sys.stderr)
+        return EXIT_BY_FAILURE[failure.kind]
+    print(summary_table(graded.results))
+    for line in graded.results["output"].splitlines()[1:]:
+        print(f"  note: {line}")
+    print(f"Results written to {args.out}")
+    for page in graded.feedback:
+        why = graded.unrendered.get(page)
+        print(f"Feedback: {page}" + (f" (a short page: rendering {why})" if why else ""))
+    for page, why in graded.unrendered.items():
+        if page not in graded.feedback:
+            print(f"Feedback: {page} not written: {why}", file=sys.stderr)
+    full = all(t["status"] == "passed" for t in graded.results["tests"])
+    return EXIT_OK if full else EXIT_NOT_FULL
+
+
+def _config_error_results(args, error: ConfigError) -> None:
+    """``grade`` writes its results file even when the assignment cannot be read."""
+    from autograder.report import results_json, write_atomic
+
+    message = (
+        f"The grader for this assignment is not set up correctly ({error}). This is not about "
+        "your work: please tell your instructor."
+    )
+    try:
+        write_atomic(args.out, results_json([], notices=[message], execution_time=0.0))
+    except OSError as write_error:
+        print(f"error: could not write {args.out}: {write_error}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from autograder import pipeline
+    from autograder.execute import KernelStartError
+    from autograder.sandbox import IsolationUnavailableError
 
     try:
         if args.command == "check":
@@ -77,29 +134,28 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name}: {perf['output']}")
             return EXIT_OK
         if args.command == "grade":
-            from autograder.report import summary_table, write_atomic
-
-            graded = pipeline.grade(
-                assignment, args.submission, device=args.device, isolate=args.isolate,
-                feedback_dir=args.feedback,
-            )  # fmt: skip
-            write_atomic(args.out, graded.results)
-            print(summary_table(graded.results))
-            for line in graded.results["output"].splitlines()[1:]:
-                print(f"  note: {line}")
-            print(f"Results written to {args.out}")
-            for page in graded.feedback:
-                print(f"Feedback: {page}")
-            full = all(t["status"] == "passed" for t in graded.results["tests"])
-            return EXIT_OK if full else EXIT_NOT_FULL
+            return _grade(assignment, args)
         if args.command == "verify":
             from autograder.verify import verify
 
             return EXIT_OK if verify(assignment, device=args.device, isolate=args.isolate) else 1
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
+        if args.command == "grade":
+            _config_error_results(args, error)
         return EXIT_USAGE
     except pipeline.BuildError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BUNDLE
+    except KernelStartError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_KERNEL_START
+    except IsolationUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ISOLATION
+    except Exception:  # a bug: exit 1 would read as "graded, points missing"
+        print(traceback.format_exc(), file=sys.stderr, end="")
+        print("error: the grader failed (a bug in the kit; the traceback is above).",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_GRADER_ERROR
     return EXIT_USAGE

@@ -649,10 +649,12 @@ def _redact(run: NotebookRun, bundle: Path, notebook_name: str) -> Redactor:
 
 @dataclass
 class Graded:
-    """One submission's results: the Gradescope object and where the feedback went."""
+    """One submission's results: the Gradescope object and where the feedback went
+    (``unrendered``: the pages that say why the notebook could not be shown)."""
 
     results: dict
     feedback: list[Path] = field(default_factory=list)
+    unrendered: dict[Path, str] = field(default_factory=dict)
 
 
 def grade(
@@ -662,9 +664,17 @@ def grade(
     device: str = "auto",
     isolate: bool | None = None,
     feedback_dir: Path | None = None,
+    results_path: Path | None = None,
 ) -> Graded:
-    """Grade ``submission`` (a folder or a notebook) against the assignment's bundle."""
-    from autograder.report import feedback_html, results_json
+    """Grade ``submission`` (a folder or a notebook) against the assignment's bundle.
+
+    With ``results_path``, ``results.json`` is written there (atomically) before any feedback
+    page is made: the feedback is optional work, rendered in a child process with its own limits
+    (``autograder.feedback``). ``autograder.guard.grade_to_file`` wraps this so that a failure
+    still leaves a results file.
+    """
+    from autograder.feedback import feedback_notebook, write_feedback_page
+    from autograder.report import results_json, write_atomic
 
     started = time.monotonic()
     bundle = bundle_dir(assignment)
@@ -691,7 +701,8 @@ def grade(
     outcomes: list[TestOutcome] = []
     notices: list[str] = []
     leaderboard: list[dict] = []
-    feedback: list[Path] = []
+    to_render: list[tuple[Path, nbformat.NotebookNode]] = []
+    graded = Graded({})
     private = _private_dir("kit-grade-")
     runs = contextlib.ExitStack()  # each run's work folder goes, whatever happens
     try:
@@ -726,19 +737,29 @@ def grade(
                 if band.leaderboard and value is not None:
                     leaderboard.append({"name": band.leaderboard, "value": round(value, 4)})
             if feedback_dir is not None:
+                # Bounded now (a small copy, linear in what it keeps), rendered after results.
                 release = nbformat.read(bundle / "release" / name, as_version=4)
                 release_sources = {grade_id(c): c.source for c in release.cells if grade_id(c)}
                 hidden = {gid for gid, t in summary["tests"].items() if t["hidden"]}
-                feedback_dir.mkdir(parents=True, exist_ok=True)
-                page = feedback_dir / f"{Path(name).stem}.html"
-                page.write_text(feedback_html(run.executed, release_sources, hidden))
-                feedback.append(page)
+                page = Path(feedback_dir) / f"{Path(name).stem}.html"
+                to_render.append((page, feedback_notebook(run.executed, release_sources, hidden)))
             runs.close()
+        graded.results = results_json(
+            outcomes, notices=notices, execution_time=time.monotonic() - started,
+            leaderboard=leaderboard,
+        )  # fmt: skip
+        if results_path is not None:
+            write_atomic(results_path, graded.results)
+        for page, nb in to_render:
+            try:
+                outcome = write_feedback_page(nb, page, work_dir=private)
+            except Exception as error:  # optional work: results.json is written and stays
+                graded.unrendered[page] = f"failed ({type(error).__name__}: {error})"
+                continue
+            graded.feedback.append(outcome.path)
+            if not outcome.rendered:
+                graded.unrendered[outcome.path] = outcome.reason
     finally:
         runs.close()
         shutil.rmtree(private, ignore_errors=True)
-    results = results_json(
-        outcomes, notices=notices, execution_time=time.monotonic() - started,
-        leaderboard=leaderboard,
-    )  # fmt: skip
-    return Graded(results, feedback)
+    return graded

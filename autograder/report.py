@@ -1,26 +1,21 @@
-"""Report: ``results.json`` in Gradescope's schema, the console summary, and the feedback HTML.
+"""Report: ``results.json`` in Gradescope's schema and the console summary.
 
 ``results.json`` is written once, atomically (a temporary file in the same folder, then a rename),
 with every output cut to a sane size, so a reader never sees half a file and a flood of output
-cannot make it unreadable. The feedback is the executed notebook as HTML with every hidden test's
-source replaced by its released (visible) part and hidden tests' tracebacks reduced to one line.
+cannot make it unreadable. It is written before any feedback page (``autograder.feedback``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
 import tempfile
 from pathlib import Path
 
-import nbformat
-
-from autograder.record import RECORD_MIMETYPE
 from autograder.score import TestOutcome
 
-__all__ = ["feedback_html", "results_json", "summary_table", "write_atomic"]
+__all__ = ["results_json", "summary_table", "write_atomic"]
 
 MAX_TEST_OUTPUT = 8_000
 MAX_TOP_OUTPUT = 20_000
@@ -104,39 +99,3 @@ def summary_table(results: dict) -> str:
     possible = sum(t["max_score"] for t in results["tests"])
     lines.append(f"{'':5}{'total':<{width}} {results['score']:>6g} / {possible:<6g}")
     return "\n".join(lines)
-
-
-def feedback_notebook(
-    executed: nbformat.NotebookNode, release_sources: dict[str, str], hidden_ids: set[str]
-) -> nbformat.NotebookNode:
-    """The executed notebook made safe to show: hidden tests replaced by their released text,
-    hidden tests' error tracebacks cut to their last line, the kit's record markers removed."""
-    nb = copy.deepcopy(executed)
-    for cell in nb.cells:
-        gid = cell.get("metadata", {}).get("kit", {}).get("grade_id")
-        if cell.cell_type != "code":
-            continue
-        if gid in hidden_ids:
-            cell.source = release_sources.get(gid, "# (hidden test)")
-        outputs = []
-        for out in cell.get("outputs", []):
-            if out.get("output_type") in ("display_data", "execute_result"):
-                out.get("data", {}).pop(RECORD_MIMETYPE, None)
-                if not out.get("data"):
-                    continue
-            if out.get("output_type") == "error" and gid in hidden_ids:
-                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
-            outputs.append(out)
-        cell.outputs = outputs
-    return nb
-
-
-def feedback_html(
-    executed: nbformat.NotebookNode, release_sources: dict[str, str], hidden_ids: set[str]
-) -> str:
-    """The feedback notebook rendered to one self-contained HTML page."""
-    from nbconvert import HTMLExporter
-
-    nb = feedback_notebook(executed, release_sources, hidden_ids)
-    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
-    return body

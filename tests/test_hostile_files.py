@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import os
+import re
 import stat
 import tempfile
 import time
