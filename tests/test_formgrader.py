@@ -1,0 +1,132 @@
+"""Formgrader works from the README's command, and its manual-grading view shows written answers
+with their points. Each test starts a real `jupyter lab` on a free localhost port (see
+tests/lab_server.py) in a temporary copy of a course, queries formgrader over HTTP, and stops
+it. Nothing is written into the repository: the gradebook lands in the copy's root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from lab_server import VENV_BIN, jupyter_lab
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # each test starts JupyterLab (10-30 s on a busy 2-core machine)
+
+WRITTEN_ANSWER = "Pooling makes the features tolerant to small shifts of the image."
+
+
+def course_copy(tmp_path: Path) -> Path:
+    """The kit's course (nbgrader_config.py, source/, release/) copied into ``tmp_path/course``."""
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    for folder in ("source", "release"):
+        shutil.copytree(ROOT / folder, course / folder)
+    return course
+
+
+def test_formgrader_lists_the_assignments_and_creates_its_gradebook(tmp_path):
+    """Does formgrader's Manage Assignments load (its API answers with the course's
+    assignments), with the gradebook created in the course root, stamped for `nbgrader db
+    upgrade`, when JupyterLab runs as `.venv/bin/jupyter lab` (venv not activated)?"""
+    course = course_copy(tmp_path)
+    with jupyter_lab(course, log=tmp_path / "lab.log") as server:
+        status, page = server.get("/formgrader/manage_assignments")
+        assert status == 200, server.log_text()
+        assert "Manage Assignments" in page
+        assignments = server.get_json("/formgrader/api/assignments")
+        names = sorted(entry["name"] for entry in assignments)
+        assert names == ["a1_mlp_numpy", "a2_cnn_fashion"], server.log_text()
+        assert "FileNotFoundError" not in server.log_text()
+        assert "is not absolute" not in server.log_text()
+    with sqlite3.connect(course / "gradebook.db") as db:
+        (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert len(version) == 12
+    assert not (tmp_path / "gradebook.db").exists()
+
+
+def toy_source() -> nbformat.NotebookNode:
+    """A two-question nbgrader source: a written answer (3 points, graded by hand) and a
+    function with its test (2 points, autograded)."""
+
+    def meta(grade_id: str, **flags) -> dict:
+        base = {"grade": False, "solution": False, "locked": False, "task": False}
+        return {"nbgrader": {**base, **flags, "grade_id": grade_id, "schema_version": 3}}
+
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Toy\nWhy does pooling help?", metadata=meta("intro", locked=True)),
+            new_markdown_cell(
+                "### BEGIN SOLUTION\nIt makes features shift-tolerant.\n### END SOLUTION",
+                metadata=meta("q_written", grade=True, solution=True, points=3),
+            ),
+            new_code_cell(
+                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                metadata=meta("q_code", solution=True),
+            ),
+            new_code_cell(
+                "assert double(2) == 4",
+                metadata=meta("q_code_tests", grade=True, locked=True, points=2),
+            ),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+
+
+def nbgrader(course: Path, *args: str) -> None:
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}  # the venv not activated
+    run = subprocess.run(
+        [str(VENV_BIN / "nbgrader"), *args], cwd=course, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, f"nbgrader {' '.join(args)}:\n{run.stdout}\n{run.stderr}"
+    assert "is not absolute" not in run.stderr
+
+
+def test_manual_grading_shows_the_written_answer_with_its_points(tmp_path):
+    """After `nbgrader generate_assignment` and `nbgrader autograde` (venv not activated), does
+    formgrader's manual-grading view show the student's written answer, with 3 points to give
+    by hand, beside the autograded 2?"""
+    course = tmp_path / "course"
+    (course / "source" / "toy").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    nbformat.write(toy_source(), course / "source" / "toy" / "toy.ipynb")
+    nbgrader(course, "generate_assignment", "toy")
+
+    submission = nbformat.read(course / "release" / "toy" / "toy.ipynb", as_version=4)
+    for cell in submission.cells:
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        if grade_id == "q_written":
+            cell.source = WRITTEN_ANSWER
+        elif grade_id == "q_code":
+            cell.source = "def double(x):\n    return x + x"
+    (course / "submitted" / "alice" / "toy").mkdir(parents=True)
+    nbformat.write(submission, course / "submitted" / "alice" / "toy" / "toy.ipynb")
+    nbgrader(course, "autograde", "toy")
+
+    with jupyter_lab(course, log=tmp_path / "lab.log") as server:
+        (submitted,) = server.get_json("/formgrader/api/submitted_notebooks/toy/toy")
+        assert submitted["student"] == "alice"
+        assert submitted["needs_manual_grade"] is True
+        grades = {
+            grade["name"]: grade
+            for grade in server.get_json(f"/formgrader/api/grades?submission_id={submitted['id']}")
+        }
+        assert grades["q_written"]["max_score"] == 3
+        assert grades["q_written"]["needs_manual_grade"] is True
+        assert grades["q_code_tests"]["max_score"] == 2
+        assert grades["q_code_tests"]["auto_score"] == 2
+        status, page = server.get(f"/formgrader/submissions/{submitted['id']}/")
+        assert status == 200, server.log_text()
+        assert WRITTEN_ANSWER in page
+        assert "q_written" in page
