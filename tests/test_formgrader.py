@@ -5,7 +5,9 @@ it. Nothing is written into the repository: the gradebook lands in the copy's ro
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -130,3 +132,57 @@ def test_manual_grading_shows_the_written_answer_with_its_points(tmp_path):
         assert status == 200, server.log_text()
         assert WRITTEN_ANSWER in page
         assert "q_written" in page
+
+
+STUDENT_CONFIG = ROOT / "jupyter_config" / "student"
+INSTRUCTOR_PANELS = [
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:assignment-list",
+    "@jupyter/nbgrader:course-list",
+]
+
+
+def lab_page_config(server) -> dict:
+    """The page config JupyterLab's /lab page hands the browser (which plugins are disabled)."""
+    status, page = server.get("/lab")
+    assert status == 200, server.log_text()
+    config_script = r'id="jupyter-config-data" type="application/json">(.*?)</script>'
+    match = re.search(config_script, page, re.S)
+    assert match, page[:2000]
+    return json.loads(match.group(1))
+
+
+def test_student_lab_has_validate_but_no_instructor_or_exchange_panels(tmp_path):
+    """With the student configuration (what `./kit student` sets), are the Create Assignment,
+    formgrader, Assignment List and Course List plugins and their server parts off, and
+    Validate still on; and does the instructor's lab keep them?"""
+    course = course_copy(tmp_path)
+    student_env = {"JUPYTER_CONFIG_PATH": str(STUDENT_CONFIG)}
+    with jupyter_lab(course, log=tmp_path / "student.log", env=student_env) as server:
+        disabled = lab_page_config(server)["disabledExtensions"]
+        assert set(INSTRUCTOR_PANELS) <= set(disabled)
+        assert "@jupyter/nbgrader:validate-assignment" not in disabled
+        for path in ("/formgrader/manage_assignments", "/assignments", "/formgraders"):
+            assert server.get(path)[0] == 404, path
+        assert server.get("/nbgrader_version?version=0")[0] != 404  # validate's server part
+    with jupyter_lab(course, log=tmp_path / "instructor.log") as server:
+        disabled = lab_page_config(server).get("disabledExtensions", [])
+        assert not set(INSTRUCTOR_PANELS) & set(disabled)
+        assert server.get("/formgrader/manage_assignments")[0] == 200
+
+
+def test_labextension_list_shows_the_student_panels_disabled():
+    """Does `jupyter labextension list` under the student configuration list the four nbgrader
+    panels as disabled (and leave Validate enabled)?"""
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(STUDENT_CONFIG)}
+    run = subprocess.run(
+        [str(VENV_BIN / "jupyter"), "labextension", "list"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    disabled = run.stdout + run.stderr
+    disabled = disabled[disabled.index("Disabled extensions:") :]
+    for plugin in INSTRUCTOR_PANELS:
+        assert plugin in disabled
+    assert "validate-assignment" not in disabled

@@ -149,3 +149,35 @@ def test_nbgrader_finds_alembic_without_an_activated_venv():
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert re.fullmatch(r"[0-9a-f]{12}", run.stdout.strip())
+
+
+FAKE_JUPYTER = """#!/usr/bin/env bash
+echo "jupyter $* | cwd=$PWD | JUPYTER_CONFIG_PATH=${JUPYTER_CONFIG_PATH:-} | PATH=$PATH" \\
+    >> "$(dirname "$0")/../calls.log"
+"""
+
+
+@pytest.mark.parametrize("command", ["lab", "student"])
+def test_lab_commands_start_jupyter_lab_from_the_root(kit_copy, command):
+    """Do `./kit lab` and `./kit student` start the venv's JupyterLab from the repository root
+    with the venv's bin folder on PATH, and does only `./kit student` add the student
+    configuration?"""
+    fake = kit_copy / ".venv" / "bin" / "jupyter"
+    fake.write_text(FAKE_JUPYTER)
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    run_kit(kit_copy, "setup")
+    elsewhere = kit_copy / "data"
+    log = kit_copy / ".venv" / "calls.log"
+    log.unlink()
+    run = subprocess.run(
+        ["bash", str(kit_copy / "kit"), command, "--port=9999"], cwd=elsewhere,
+        env={**os.environ, "KIT_DATA_DIR": str(elsewhere)}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    (call,) = log.read_text().splitlines()
+    assert call.startswith("jupyter lab ") and "--port=9999" in call
+    assert f"cwd={kit_copy} " in call
+    assert f"PATH={kit_copy / '.venv' / 'bin'}:" in call
+    student = f"JUPYTER_CONFIG_PATH={kit_copy / 'jupyter_config' / 'student'}"
+    assert (student in call) == (command == "student")
