@@ -16,13 +16,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from lab_server import VENV_BIN, jupyter_lab
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbgrader_toy import WRITTEN_ANSWER, solve, toy_source
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow  # each test starts JupyterLab (10-30 s on a busy 2-core machine)
-
-WRITTEN_ANSWER = "Pooling makes the features tolerant to small shifts of the image."
 
 
 def course_copy(tmp_path: Path) -> Path:
@@ -55,36 +53,6 @@ def test_formgrader_lists_the_assignments_and_creates_its_gradebook(tmp_path):
     assert not (tmp_path / "gradebook.db").exists()
 
 
-def toy_source() -> nbformat.NotebookNode:
-    """A two-question nbgrader source: a written answer (3 points, graded by hand) and a
-    function with its test (2 points, autograded)."""
-
-    def meta(grade_id: str, **flags) -> dict:
-        base = {"grade": False, "solution": False, "locked": False, "task": False}
-        return {"nbgrader": {**base, **flags, "grade_id": grade_id, "schema_version": 3}}
-
-    return new_notebook(
-        cells=[
-            new_markdown_cell("# Toy\nWhy does pooling help?", metadata=meta("intro", locked=True)),
-            new_markdown_cell(
-                "### BEGIN SOLUTION\nIt makes features shift-tolerant.\n### END SOLUTION",
-                metadata=meta("q_written", grade=True, solution=True, points=3),
-            ),
-            new_code_cell(
-                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                metadata=meta("q_code", solution=True),
-            ),
-            new_code_cell(
-                "assert double(2) == 4",
-                metadata=meta("q_code_tests", grade=True, locked=True, points=2),
-            ),
-        ],
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-    )
-
-
 def nbgrader(course: Path, *args: str) -> None:
     env = {**os.environ, "PATH": "/usr/bin:/bin"}  # the venv not activated
     run = subprocess.run(
@@ -105,13 +73,7 @@ def test_manual_grading_shows_the_written_answer_with_its_points(tmp_path):
     nbformat.write(toy_source(), course / "source" / "toy" / "toy.ipynb")
     nbgrader(course, "generate_assignment", "toy")
 
-    submission = nbformat.read(course / "release" / "toy" / "toy.ipynb", as_version=4)
-    for cell in submission.cells:
-        grade_id = cell.metadata["nbgrader"]["grade_id"]
-        if grade_id == "q_written":
-            cell.source = WRITTEN_ANSWER
-        elif grade_id == "q_code":
-            cell.source = "def double(x):\n    return x + x"
+    submission = solve(nbformat.read(course / "release" / "toy" / "toy.ipynb", as_version=4))
     (course / "submitted" / "alice" / "toy").mkdir(parents=True)
     nbformat.write(submission, course / "submitted" / "alice" / "toy" / "toy.ipynb")
     nbgrader(course, "autograde", "toy")
