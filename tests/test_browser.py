@@ -157,6 +157,14 @@ def server(course, tmp_path_factory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
+def student_server(course, tmp_path_factory) -> Iterator[Server]:
+    """The same course as `./kit student` serves it (jupyter_config/student/)."""
+    env = {"JUPYTER_CONFIG_PATH": str(ROOT / "jupyter_config" / "student")}
+    with jupyter_lab(course, log=tmp_path_factory.mktemp("lab") / "student.log", env=env) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -307,3 +315,17 @@ def test_feedback_page_renders(page, course, shots):
     image = page.locator("img").first
     assert image.evaluate("img => img.complete && img.naturalWidth") > 100
     page.screenshot(path=shots / "feedback.png", full_page=True)
+
+
+def test_student_lab_shows_validate_but_no_instructor_panels(page, student_server, shots):
+    """In the student's JupyterLab, is there a Validate button, and neither the Create
+    Assignment panel nor an Assignment List ("Error fetching courses!")?"""
+    open_notebook(page, student_server, "release/a1_mlp_numpy/a1_mlp_numpy.ipynb")
+    toolbar = page.locator(f"{PANEL} .jp-NotebookPanel-toolbar")
+    assert toolbar.get_by_role("button", name="Validate").is_visible()
+    # The Nbgrader menu only held instructor and exchange items: it is gone too.
+    assert page.get_by_role("menuitem", name="Nbgrader", exact=True).count() == 0
+    page.screenshot(path=shots / "student-lab.png")
+    text = page.locator("body").inner_text()
+    for absent in ("Create Assignment", "Assignment List", "Formgrader", "Error fetching courses"):
+        assert absent not in text, absent

@@ -102,6 +102,7 @@ INSTRUCTOR_PANELS = [
     "@jupyter/nbgrader:create-assignment",
     "@jupyter/nbgrader:assignment-list",
     "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:menu",
 ]
 
 
