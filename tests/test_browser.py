@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from lab_server import TOKEN, VENV_BIN, Server, jupyter_lab
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-from nbgrader_toy import solve, toy_source
+from nbgrader_toy import WRITTEN_ANSWER, solve, toy_source
 
 try:
     from playwright.sync_api import Page, sync_playwright
@@ -78,18 +78,29 @@ def shots(tmp_path_factory) -> Path:
     return folder
 
 
-def generate_toy(folder: Path) -> Path:
-    """Release the toy assignment with nbgrader (checksums and all) in ``folder``; return the
-    release notebook."""
-    (folder / "source" / "toy").mkdir(parents=True)
-    shutil.copy(ROOT / "nbgrader_config.py", folder)
-    nbformat.write(toy_source(), folder / "source" / "toy" / "toy.ipynb")
+def nbgrader(course: Path, *args: str) -> None:
     run = subprocess.run(
-        [str(VENV_BIN / "nbgrader"), "generate_assignment", "toy"], cwd=folder,
-        capture_output=True, text=True, timeout=300,
+        [str(VENV_BIN / "nbgrader"), *args], cwd=course, capture_output=True, text=True,
+        timeout=300,
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    return folder / "release" / "toy" / "toy.ipynb"
+    assert run.returncode == 0, f"nbgrader {' '.join(args)}:\n{run.stdout}\n{run.stderr}"
+
+
+def add_toy_assignment(course: Path) -> None:
+    """The toy assignment in ``course``: its source, its release by nbgrader (checksums and
+    all), the blank and a solved copy under ``student/``, and alice's solved submission
+    autograded, for formgrader's manual grading."""
+    (course / "source" / "toy").mkdir(parents=True)
+    nbformat.write(toy_source(), course / "source" / "toy" / "toy.ipynb")
+    nbgrader(course, "generate_assignment", "toy")
+    blank = course / "release" / "toy" / "toy.ipynb"
+    solved = solve(nbformat.read(blank, as_version=4))
+    (course / "student").mkdir()
+    shutil.copy(blank, course / "student" / "toy_blank.ipynb")
+    nbformat.write(solved, course / "student" / "toy_solved.ipynb")
+    (course / "submitted" / "alice" / "toy").mkdir(parents=True)
+    nbformat.write(solved, course / "submitted" / "alice" / "toy" / "toy.ipynb")
+    nbgrader(course, "autograde", "toy")
 
 
 def feedback_html(folder: Path) -> Path:
@@ -129,8 +140,8 @@ def data_cell_index(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
-    """A copy of the course: the releases (a2's with the added cells), the toy assignment's
-    blank and solved notebooks under ``student/``, and a feedback page."""
+    """A copy of the course: the releases (a2's with the added cells), the toy assignment
+    (``add_toy_assignment``), and a feedback page."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     for folder in ("source", "release"):
@@ -140,12 +151,7 @@ def course(tmp_path_factory) -> Path:
     after_data = data_cell_index(a2) + 1
     notebook.cells[after_data:after_data] = [new_code_cell(FIT_AND_PLOT), new_code_cell(BROWSE)]
     nbformat.write(notebook, a2)
-    blank = generate_toy(tmp_path_factory.mktemp("toy"))
-    (course / "student").mkdir()
-    shutil.copy(blank, course / "student" / "toy_blank.ipynb")
-    nbformat.write(
-        solve(nbformat.read(blank, as_version=4)), course / "student" / "toy_solved.ipynb"
-    )
+    add_toy_assignment(course)
     feedback_html(course)
     return course
 
@@ -174,7 +180,12 @@ def browser():
 
 @pytest.fixture
 def page(browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    # The token in a header on every request, the pages' own API calls included: a token in
+    # the URL logs in JupyterLab's pages but not every formgrader page's API calls.
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000},
+        extra_http_headers={"Authorization": f"token {TOKEN}"},
+    )
     yield context.new_page()
     context.close()
 
@@ -306,6 +317,18 @@ def test_formgrader_manage_assignments_loads(page, server, shots):
     page.get_by_text("a2_cnn_fashion").first.wait_for(timeout=120_000)
     page.get_by_text("a1_mlp_numpy").first.wait_for(timeout=10_000)
     page.screenshot(path=shots / "formgrader-manage-assignments.png")
+
+
+def test_formgrader_manual_grading_shows_the_written_answer_and_its_points(page, server, shots):
+    """From formgrader's Manual Grading, does alice's toy submission open with her written
+    answer and a score box for its 3 points?"""
+    page.goto(f"{server.url}/formgrader/gradebook/toy/toy?token={TOKEN}")
+    page.get_by_role("link", name="Submission #1").click()
+    page.get_by_text(WRITTEN_ANSWER).wait_for(timeout=60_000)
+    page.screenshot(path=shots / "formgrader-manual-grading.png")
+    written = page.locator(".nbgrader_cell", has_text=WRITTEN_ANSWER)
+    assert "/ 3" in " ".join(written.inner_text().split()), written.inner_text()
+    assert written.locator("input.score").count() == 1
 
 
 def test_feedback_page_renders(page, course, shots):
