@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from helpers.train import fit
+from helpers.train import fit, predict
 from helpers.train import threads as kit_threads
 from helpers.train.threads import configure_cpu_threads, pick_cpu_threads
 
@@ -66,10 +66,21 @@ def test_first_cpu_fit_sets_the_count_and_says_so_once(monkeypatch, capsys):
     assert torch.get_num_threads() == 1
     lines = [line for line in first.err.splitlines() if "torch thread" in line]
     assert len(lines) == 1, first.err
-    assert "training on the CPU with 1 torch thread (" in lines[0]
+    assert "running on the CPU with 1 torch thread (" in lines[0]
     assert "KIT_NUM_THREADS" in lines[0]
     tiny_fit()
     assert "torch thread" not in capsys.readouterr().err
+
+
+def test_predict_alone_sets_the_count(monkeypatch, capsys):
+    """Does `predict` on the CPU, with no `fit` before (the grader loads weights and predicts),
+    set the kit's count too?"""
+    monkeypatch.setattr(kit_threads, "pick_cpu_threads", lambda: 1)
+    torch.set_num_threads(2)
+    monkeypatch.setattr(kit_threads, "_TORCH_DEFAULT_THREADS", 2)
+    predict(nn.Linear(4, 3), [torch.randn(8, 4)], device="cpu", progress=False)
+    assert torch.get_num_threads() == 1
+    assert "running on the CPU with 1 torch thread" in capsys.readouterr().err
 
 
 def test_a_count_the_user_set_stands(monkeypatch, capsys):

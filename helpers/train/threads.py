@@ -3,8 +3,9 @@
 torch's default is one thread per physical core. When other processes keep those cores busy,
 its threads wait for each other at every operation and training collapses: BaseNet's 3 epochs
 took 6.9 s on an idle 2-core machine and 183-244 s on a busy one, where one thread was 4x faster
-than two (``python bench/threads.py`` measures it). So the first CPU ``fit`` picks a count from
-the cores this process may use and the load average, says so in one line, and keeps it.
+than two (``python bench/threads.py`` measures it). So the first ``fit``, ``evaluate`` or
+``predict`` on the CPU picks a count from the cores this process may use and the load average,
+says so in one line, and keeps it.
 """
 
 from __future__ import annotations
@@ -81,10 +82,11 @@ def pick_cpu_threads(
 
 
 def configure_cpu_threads(device: torch.device) -> int | None:
-    """Before the first training on the CPU: set torch's thread count (``pick_cpu_threads``, or
-    ``$KIT_NUM_THREADS``) and print one line saying so. Later calls, other devices, and a count
-    the user fixed (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``torch.set_num_threads``) change
-    nothing. Returns the count this call set, or None."""
+    """Before the first ``fit``, ``evaluate`` or ``predict`` on the CPU: set torch's thread
+    count (``pick_cpu_threads``, or ``$KIT_NUM_THREADS``) and print one line saying so (on
+    stderr). Later calls, other devices, and a count the user fixed (``OMP_NUM_THREADS``,
+    ``MKL_NUM_THREADS``, ``torch.set_num_threads``) change nothing. Returns the count this call
+    set, or None."""
     global _chosen
     if _chosen is not None or device.type != "cpu":
         return None
@@ -111,7 +113,7 @@ def configure_cpu_threads(device: torch.device) -> int | None:
     torch.set_num_threads(threads)
     _chosen = threads
     print(
-        f"helpers.train: training on the CPU with {threads} torch thread"
+        f"helpers.train: running on the CPU with {threads} torch thread"
         f"{'' if threads == 1 else 's'} ({why}); "
         f"set {KIT_THREADS_VARIABLE}=n or call torch.set_num_threads(n) to choose another.",
         file=sys.stderr,
