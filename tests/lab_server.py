@@ -79,6 +79,7 @@ def jupyter_lab(
     # Jupyter's runtime and user data in the test's folder, not in the shared ~/.local.
     base_env["JUPYTER_RUNTIME_DIR"] = str(log.parent / "jupyter-runtime")
     base_env["JUPYTERLAB_WORKSPACES_DIR"] = str(log.parent / "jupyter-workspaces")
+    base_env["JUPYTERLAB_SETTINGS_DIR"] = str(log.parent / "jupyter-settings")
     base_env.update(env or {})
     command = [
         str(VENV_BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
