@@ -62,6 +62,10 @@ GRADESCOPE_DEFAULT_TIMEOUT_S = 600
 #: Headroom over the measured peak: sampling misses short spikes, and submissions differ.
 HEADROOM = 1.25
 TEMPLATES = Path(__file__).resolve().parent / "gradescope"
+#: Users whose every process counts in the measurement: none, since the kernel stays in the
+#: grader's process tree (measured: the same peak with and without its user), and counting a
+#: user would count another grading run of that user on this machine too.
+USERS: tuple[str, ...] = ()
 #: Bundle entries grading never reads (build's own), left out of the zip.
 BUNDLE_LEFT_OUT = ("reference", "secret")
 #: The requirements setup.sh installs from PyTorch's CPU wheel index.
@@ -196,7 +200,6 @@ def unpack_as_gradescope(
 def _measure(assignment: Assignment, zip_path: Path, python: str) -> tuple[Packaged, dict]:
     """Grade the reference submission through the unpacked zip; the peaks and its results."""
     from autograder.peak_memory import run_measured
-    from autograder.sandbox import DEFAULT_KERNEL_USER
 
     holder = Path(tempfile.mkdtemp(prefix="kit-package-"))
     holder.chmod(0o755)  # the kernel's user passes through to the kit, as in /autograder
@@ -206,7 +209,7 @@ def _measure(assignment: Assignment, zip_path: Path, python: str) -> tuple[Packa
         write_submission(assignment, root / "submission", assignment.source_dir,
                          reference_files=True)  # fmt: skip
         done, peak = run_measured(
-            ["bash", str(root / "run_autograder")], env=env, users=[DEFAULT_KERNEL_USER],
+            ["bash", str(root / "run_autograder")], env=env, users=USERS,
             focus=("autograder", "grade"),
         )  # fmt: skip
         results = json.loads((root / "results" / "results.json").read_text())

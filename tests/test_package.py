@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
+import toy_assignment as toy
+
+from autograder import pipeline
+from autograder.config import load_assignment
+from autograder.gradescope.run import schema_problems
+from autograder.package import GRADESCOPE_DEFAULT_MB, package, unpack_as_gradescope
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,3 +83,193 @@ def test_the_graders_numpy_metrics_equal_the_students_torch_metrics():
     )
     pred, labels = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
     assert accuracy_of_indices(pred, labels) == pytest.approx(metrics.accuracy(pred, labels))
+
+
+# --- the zip, unpacked and run as Gradescope runs it ------------------------------------------
+
+SOLVED = {"q1": "def add(a, b):\n    return a + b", "q2": "def scale(x, k):\n    return x * k"}
+KERNEL_USER = os.environ.get("KIT_KERNEL_USER") or "kitgrader"
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="setup.sh's users and modes need root")
+
+
+@pytest.fixture(scope="module")
+def toy_zip(tmp_path_factory):
+    """The toy assignment built and packaged once, its memory measured through the zip."""
+    root = toy.make_root(tmp_path_factory.mktemp("kit"))
+    os.environ["KIT_BUNDLE_DIR"] = str(root / "bundles")
+    try:
+        assignment = load_assignment(toy.NAME, root)
+        pipeline.build(assignment, device="cpu")
+        made = package(assignment, tmp_path_factory.mktemp("zip") / "toy.zip")
+    finally:
+        os.environ.pop("KIT_BUNDLE_DIR", None)
+    print(f"\ntoy through its zip: peak {made.peak_mb} MB (grader {made.grader_mb} MB)")
+    return made
+
+
+@pytest.fixture
+def autograder_root(toy_zip):
+    """A fresh stand-in for /autograder with the zip unpacked and setup.sh run (no installs).
+    Made with mkdtemp and opened to 0755 as /autograder is: the kernel's user must pass
+    through to the kit, while pytest's own tmp folders are 0700."""
+    holder = Path(tempfile.mkdtemp(prefix="kit-gradescope-test-"))
+    holder.chmod(0o755)
+    root = holder / "autograder"
+    env = unpack_as_gradescope(toy_zip.zip_path, root, python=sys.executable,
+                               kernel_user=KERNEL_USER)  # fmt: skip
+    yield root, env
+    shutil.rmtree(holder, ignore_errors=True)
+
+
+def run_autograder(root: Path, env: dict, notebook: nbformat.NotebookNode | None) -> dict:
+    """Put one submission in ``root/submission``, run ``root/run_autograder``, read results."""
+    submission = root / "submission"
+    shutil.rmtree(submission)
+    submission.mkdir()
+    if notebook is not None:
+        nbformat.write(notebook, submission / "toy.ipynb")
+    done = subprocess.run(["bash", str(root / "run_autograder")], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert schema_problems(results) == [], results
+    return results
+
+
+def solved(**answers: str) -> nbformat.NotebookNode:
+    path = Path(tempfile.mkdtemp()) / "toy.ipynb"
+    return nbformat.read(toy.student(path, **answers), as_version=4)
+
+
+def by_name(results: dict) -> dict:
+    return {t["name"]: t for t in results["tests"]}
+
+
+def test_the_zip_holds_what_gradescope_runs_and_no_solution_source(toy_zip):
+    """Are setup.sh and run_autograder at the zip's root and executable, torch installed from
+    the CPU index, and the repository's source/, reference files and the pool's secret left
+    out (the source notebook only inside private/, which setup.sh makes root-only)?"""
+    with zipfile.ZipFile(toy_zip.zip_path) as archive:
+        infos = {i.filename: i for i in archive.infolist()}
+        setup = archive.read("setup.sh").decode()
+        torch_pins = archive.read("torch_requirements.txt").decode()
+        pins = archive.read("requirements.txt").decode()
+        readme = archive.read("README.md").decode()
+    for script in ("setup.sh", "run_autograder"):
+        assert stat.S_IMODE(infos[script].external_attr >> 16) == 0o755
+    assert "--index-url https://download.pytorch.org/whl/cpu" in setup
+    assert torch_pins.splitlines()[0].startswith("torch==")
+    assert not any(n.lower().startswith(("torch==", "torchvision==")) for n in pins.splitlines())
+    names = set(infos)
+    assert not [n for n in names if n.startswith(("source/", "release/", "assignments/"))]
+    assert not [n for n in names if n.endswith(("secret", "grading_inputs.py"))]
+    assert not [n for n in names if "/reference/" in n]
+    notebooks = sorted(n for n in names if n.endswith(".ipynb"))
+    assert notebooks == ["private/bundles/toy/release/toy.ipynb",
+                         "private/bundles/toy/source/toy.ipynb"]  # fmt: skip
+    assert f"peaked at {toy_zip.peak_mb} MB" in readme
+
+
+def test_grading_the_toy_through_its_zip_fits_gradescopes_default_memory(toy_zip):
+    """Does a whole grading run (grader and kernel, PSS) of the toy fit in 768 MB, and is the
+    grader itself small now that it scores without torch?"""
+    assert toy_zip.reference_score == "5 of 5"
+    assert toy_zip.peak_mb is not None and 50 < toy_zip.peak_mb < GRADESCOPE_DEFAULT_MB
+    assert toy_zip.grader_mb is not None and toy_zip.grader_mb < 250
+    assert toy_zip.container_mb == GRADESCOPE_DEFAULT_MB
+
+
+@needs_root
+def test_setup_leaves_the_bundle_to_root_alone(autograder_root):
+    """After setup.sh, can the kernel's user read the kit but neither the private bundle nor
+    the unpacked zip?"""
+    root, _ = autograder_root
+    for folder in (root / "private", root / "source"):
+        info = folder.stat()
+        assert info.st_uid == 0 and stat.S_IMODE(info.st_mode) == 0o700
+    expected = root / "private" / "bundles" / "toy" / "expected.json"
+    assert stat.S_IMODE(expected.stat().st_mode) & 0o077 == 0
+
+    def read_as_kernel_user(path: Path) -> int:
+        command = ["setpriv", f"--reuid={KERNEL_USER}", f"--regid={KERNEL_USER}",
+                   "--init-groups", "cat", str(path)]  # fmt: skip
+        return subprocess.run(command, capture_output=True).returncode
+
+    assert read_as_kernel_user(root / "kit" / "autograder" / "record.py") == 0
+    assert read_as_kernel_user(expected) != 0
+    assert read_as_kernel_user(root / "source" / "private" / "package.json") != 0
+
+
+@needs_root
+def test_reference_scores_full_marks_and_blank_scores_zero_with_reasons(autograder_root):
+    """Does run_autograder grade the reference to full marks and the blank release to zero,
+    listing every test with a reason, in Gradescope's schema?"""
+    root, env = autograder_root
+    full = run_autograder(root, env, solved(**SOLVED))
+    assert full["score"] == 5 and full["output_format"] == "text"
+    assert [t["status"] for t in full["tests"]] == ["passed", "passed"]
+    blank = run_autograder(root, env, solved())
+    assert blank["score"] == 0
+    assert set(by_name(blank)) == {"q1_tests", "q2_tests"}
+    assert "not written yet" in by_name(blank)["q1_tests"]["output"]
+
+
+@needs_root
+def test_a_submission_that_attacks_the_results_gets_its_true_score(autograder_root):
+    """Does a notebook that deletes the results folder, writes a fake results.json, prints one
+    and reads the private bundle still get the score its answers earn, and nothing of it?"""
+    root, env = autograder_root
+    fake = json.dumps({"score": 100, "tests": []})
+    hostile = (
+        "import json, shutil, pathlib\n"
+        f"results = pathlib.Path({str(root / 'results')!r})\n"
+        "shutil.rmtree(results, ignore_errors=True)\n"
+        "try:\n"
+        f"    (results / 'results.json').write_text({fake!r})\n"
+        "except OSError as error:\n"
+        "    print('write refused:', type(error).__name__)\n"
+        f"print({fake!r})\n"
+        "for secret in ('private/bundles/toy/expected.json', 'source/setup.sh'):\n"
+        "    try:\n"
+        f"        print(pathlib.Path({str(root)!r}, secret).read_text()[:100])\n"
+        "    except OSError as error:\n"
+        "        print('read refused:', type(error).__name__)\n"
+        "def add(a, b):\n"
+        "    return a - b\n"
+    )
+    results = run_autograder(root, env, solved(q1=hostile, q2=SOLVED["q2"]))
+    tests = by_name(results)
+    assert results["score"] == 3
+    assert tests["q1_tests"]["score"] == 0 and tests["q2_tests"]["score"] == 3
+    assert (root / "private" / "bundles" / "toy" / "expected.json").is_file()
+    assert "q1_tests" not in json.dumps(results).split('"tests"')[0]  # no fake top level
+
+
+@needs_root
+def test_a_grader_that_fails_still_writes_every_test_with_the_reason(autograder_root):
+    """When the grader cannot grade (here: its bundle is damaged) or Python cannot start, is
+    there still a results.json, listing every test (or saying why not) for the student?"""
+    root, env = autograder_root
+    (root / "private" / "bundles" / "toy" / "expected.json").unlink()
+    results = run_autograder(root, env, solved(**SOLVED))
+    assert results["score"] == 0
+    assert [t["name"] for t in results["tests"]] == ["q1_tests", "q2_tests"]
+    assert all(t["output"].startswith("Not graded: the grader stopped with exit status 3")
+               for t in results["tests"])  # fmt: skip
+    results = run_autograder(root, {**env, "KIT_PYTHON": "/nonexistent/python"}, None)
+    assert results["tests"] == [] and "could not start" in results["output"]
+
+
+def test_the_schema_check_names_what_gradescope_would_refuse():
+    """Does the results check catch wrong types, statuses, visibilities and leaderboards?"""
+    bad = {"score": float("nan"), "output_format": "pdf", "tests": [
+        {"name": "t", "score": 1, "max_score": 1, "status": "passed", "visibility": "public"}],
+        "leaderboard": [{"name": "acc"}], "grade": 3}  # fmt: skip
+    assert schema_problems(bad) == [
+        "unknown key 'grade'",
+        "score is not a number",
+        "output_format 'pdf' is not one of text, html, simple_format, md, ansi",
+        "tests[0].visibility 'public' is not one of hidden, after_due_date, after_published, "
+        "visible",
+        "leaderboard[0] needs a text name, a number or text value, and an order of asc or desc",
+    ]
