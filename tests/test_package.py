@@ -273,3 +273,28 @@ def test_the_schema_check_names_what_gradescope_would_refuse():
         "visible",
         "leaderboard[0] needs a text name, a number or text value, and an order of asc or desc",
     ]
+
+
+@needs_root
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["a1_mlp_numpy", "a2_cnn_fashion"])
+def test_every_assignment_through_its_zip_states_the_container_it_needs(name, tmp_path):
+    """Does each real assignment's reference score full marks through its zip, and does the
+    zip's README name the container memory its measured peak needs (warning above 768 MB)?"""
+    os.environ["KIT_BUNDLE_DIR"] = str(tmp_path / "bundles")
+    try:
+        assignment = load_assignment(name, ROOT)
+        pipeline.build(assignment, device="cpu")
+        made = package(assignment, tmp_path / f"{name}.zip")
+    finally:
+        os.environ.pop("KIT_BUNDLE_DIR", None)
+    print(f"\n{name} through its zip: peak {made.peak_mb} MB (grader {made.grader_mb} MB), "
+          f"container {made.container_mb} MB, reference {made.reference_score}")  # fmt: skip
+    points = made.reference_score.split(" of ")
+    assert points[0] == points[1], made.notes
+    assert made.grader_mb < 250  # the grader scores without torch
+    with zipfile.ZipFile(made.zip_path) as archive:
+        readme = archive.read("README.md").decode()
+    assert f"Container memory needed: {made.container_mb} MB" in readme
+    warned = any("set the container's memory" in n for n in made.notes)
+    assert warned == (made.container_mb > GRADESCOPE_DEFAULT_MB)
