@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="source full marks, blank release zero, no leaks, in sync")
     common(p)
     p = sub.add_parser("package", help="a Gradescope autograder zip (run build first)")
-    common(p)
+    p.add_argument("assignment", help="assignment name (a folder under assignments/)")
+    p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
     p.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
     p.add_argument("--measure", action=argparse.BooleanOptionalAction, default=True,
                    help="grade the reference through the zip to size its container")  # fmt: skip

@@ -298,3 +298,17 @@ def test_every_assignment_through_its_zip_states_the_container_it_needs(name, tm
     assert f"Container memory needed: {made.container_mb} MB" in readme
     warned = any("set the container's memory" in n for n in made.notes)
     assert warned == (made.container_mb > GRADESCOPE_DEFAULT_MB)
+
+
+def test_package_without_a_bundle_says_to_build_first(tmp_path):
+    """Does `package` on an assignment that was never built exit 3 and name the command?"""
+    root = toy.make_root(tmp_path / "kit")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_BUNDLE_DIR": str(tmp_path / "none")}
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "package", "toy", "--root", str(root),
+         "--out", str(tmp_path / "toy.zip")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert "Run `python -m autograder build toy` first, then package again." in done.stderr
+    assert not (tmp_path / "toy.zip").exists()
