@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -242,7 +243,23 @@ def test_a_submission_that_attacks_the_results_gets_its_true_score(autograder_ro
     assert results["score"] == 3
     assert tests["q1_tests"]["score"] == 0 and tests["q2_tests"]["score"] == 3
     assert (root / "private" / "bundles" / "toy" / "expected.json").is_file()
-    assert "q1_tests" not in json.dumps(results).split('"tests"')[0]  # no fake top level
+    assert [t["name"] for t in results["tests"]] == ["q1_tests", "q2_tests"]
+    assert "input_pool" not in json.dumps(results)  # nothing of the bundle came through
+
+
+@needs_root
+def test_a_submission_that_outlasts_the_budget_still_gets_results_in_time(autograder_root):
+    """When grading runs past the package's time budget, is the grader stopped and every test
+    listed with the reason, before Gradescope's own timeout would leave no results at all?"""
+    root, env = autograder_root
+    package_json = root / "private" / "package.json"
+    settings = json.loads(package_json.read_text())
+    package_json.write_text(json.dumps({**settings, "time_limit_s": 30}))  # budget: 10 s
+    started = time.monotonic()
+    results = run_autograder(root, env, solved(q1="import time\ntime.sleep(50)", q2=SOLVED["q2"]))
+    assert time.monotonic() - started < 35
+    assert [t["name"] for t in results["tests"]] == ["q1_tests", "q2_tests"]
+    assert all("longer than its 10 s budget" in t["output"] for t in results["tests"])
 
 
 @needs_root

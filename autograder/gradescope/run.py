@@ -43,8 +43,11 @@ TOP_KEYS = {"score", "execution_time", "output", "output_format", "test_output_f
             "leaderboard"}  # fmt: skip
 TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output",
              "output_format", "tags", "visibility", "extra_data"}  # fmt: skip
-#: Seconds kept back from the budget to stop the grader and write the results.
+#: Seconds kept back from the budget to stop the grader and write the results, of which the
+#: grader gets STOP_GRACE_S to clean up after SIGINT; the shortest budget the grader gets.
 WRITE_MARGIN_S = 20
+STOP_GRACE_S = 10
+MIN_BUDGET_S = 10
 
 
 def _number(value: object) -> bool:
@@ -155,8 +158,14 @@ def _grade(root: Path, package: dict, out: Path, budget_s: float) -> str | None:
     try:
         child.wait(timeout=budget_s)
     except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.wait()
+        # SIGINT first: the grader's finally blocks reap the kernel and restore what the
+        # sandbox hid; SIGKILL when that takes longer than the grace.
+        os.killpg(child.pid, signal.SIGINT)
+        try:
+            child.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
         return (
             f"grading took longer than its {budget_s:.0f} s budget (the notebook's own time "
             "limits should have stopped it first)."
@@ -182,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(dir=root / "private", prefix="run-") as work:
         os.chmod(work, 0o700)
         out = Path(work) / "results.json"
-        budget = max(30.0, package["time_limit_s"] - WRITE_MARGIN_S)
+        budget = max(MIN_BUDGET_S, package["time_limit_s"] - WRITE_MARGIN_S)
         reason = _grade(root, package, out, budget)
         if reason is None:
             try:
