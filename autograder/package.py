@@ -46,6 +46,8 @@ import math
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -54,7 +56,7 @@ from pathlib import Path
 from autograder.config import Assignment
 from autograder.pipeline import BuildError, bundle_dir, write_submission
 
-__all__ = ["GRADESCOPE_DEFAULT_MB", "Packaged", "container_mb", "package"]
+__all__ = ["GRADESCOPE_DEFAULT_MB", "Packaged", "container_mb", "package", "unpack_as_gradescope"]
 
 #: Gradescope's default container memory (MB), its default timeout (s).
 GRADESCOPE_DEFAULT_MB = 768
@@ -172,8 +174,6 @@ def unpack_as_gradescope(
     Returns:
         The environment ``run_autograder`` needs under this root.
     """
-    import subprocess
-
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
     with zipfile.ZipFile(zip_path) as archive:
@@ -292,8 +292,6 @@ def package(
     Raises:
         BuildError: the assignment has no bundle (run ``build`` first).
     """
-    import sys
-
     notebooks_s = assignment.limits.total_timeout_s * len(assignment.notebooks)
     time_limit_s = time_limit_s or max(GRADESCOPE_DEFAULT_TIMEOUT_S, int(notebooks_s) + 120)
     staging = Path(tempfile.mkdtemp(prefix="kit-zip-"))
