@@ -28,6 +28,7 @@ examples:
   python -m autograder grade a2_cnn_fashion my_a2.ipynb --out r.json --feedback feedback/
   python -m autograder check release/a2_cnn_fashion/a2_cnn_fashion.ipynb
   python -m autograder verify a2_cnn_fashion
+  python -m autograder package a2_cnn_fashion --out a2_autograder.zip
 """
 
 EXIT_OK, EXIT_NOT_FULL, EXIT_USAGE, EXIT_BUNDLE = 0, 1, 2, 3
@@ -63,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--feedback", type=Path, default=None, help="folder for the feedback HTML")
     p = sub.add_parser("verify", help="source full marks, blank release zero, no leaks, in sync")
     common(p)
+    p = sub.add_parser("package", help="a Gradescope autograder zip (run build first)")
+    p.add_argument("assignment", help="assignment name (a folder under assignments/)")
+    p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    p.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
+    p.add_argument("--measure", action=argparse.BooleanOptionalAction, default=True,
+                   help="grade the reference through the zip to size its container")  # fmt: skip
     p = sub.add_parser("check", help="a student's own check before submitting (no hidden data)")
     p.add_argument("notebook", type=Path, help="your notebook")
     p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
@@ -135,6 +142,18 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "grade":
             return _grade(assignment, args)
+        if args.command == "package":
+            from autograder.package import package
+
+            made = package(assignment, args.out, measure=args.measure)
+            print(f"Wrote {made.zip_path}.")
+            if made.peak_mb is not None:
+                print(f"  grading the reference: {made.reference_score} points, peak "
+                      f"{made.peak_mb} MB (grader {made.grader_mb} MB); container "
+                      f"{made.container_mb} MB")  # fmt: skip
+            for note in made.notes:
+                print(f"warning: {note}", file=sys.stderr)
+            return EXIT_OK
         if args.command == "verify":
             from autograder.verify import verify
 
