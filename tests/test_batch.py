@@ -314,3 +314,12 @@ def test_a_bad_export_is_noted_and_the_rest_graded(tmp_path):
     found, notes = batch.find_submissions(tmp_path / "subs", tmp_path / "out")
     assert [s.name for s in found] == ["ok"]
     assert "broken.zip: not read:" in notes[0] and "Download the export again" in notes[0]
+
+
+def test_a_failed_regrade_leaves_no_old_grade_behind(tmp_path, monkeypatch):
+    """Does a regrade (--force) that crashes drop the earlier results instead of keeping them?"""
+    sub = write_graded(tmp_path, "s", 5, code=0)
+    monkeypatch.setattr(batch, "grader_command", fake_grader("import sys; sys.exit(5)"))
+    outcome = batch.grade_one("toy", sub, tmp_path, batch.Worker("kgx1"))
+    assert "exit code 5 (the kernel did not start)" in outcome.message
+    assert not (tmp_path / "s" / "results.json").exists() and not batch.is_graded(tmp_path / "s")
