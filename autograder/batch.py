@@ -139,6 +139,7 @@ class BatchSummary:
     failed: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     interrupted: bool = False
+    collected: bool = False  # a Slurm collect: ``graded`` counts every graded submission
 
 
 # -- 1. find ---------------------------------------------------------------------------------
@@ -589,13 +590,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _print_summary(summary: BatchSummary, out: Path) -> None:
     for note in summary.notes:
         print(f"  note: {note}")
-    print(
-        f"{summary.found} submissions: {summary.graded} graded now, {summary.skipped} already "
-        f"graded, {len(summary.failed)} not graded."
-    )
+    if summary.collected:
+        print(f"{summary.found} submissions: {summary.graded} graded, "
+              f"{len(summary.failed)} not graded.")  # fmt: skip
+    else:
+        print(
+            f"{summary.found} submissions: {summary.graded} graded now, {summary.skipped} "
+            f"already graded, {len(summary.failed)} not graded."
+        )
     for name, reason in sorted(summary.failed.items()):
         print(f"  not graded: {name}: {reason} (see {out / name / LOG})")
-    if summary.failed:
+    if summary.failed and not summary.collected:
         print("Run the same command again to retry those (graded ones are skipped).")
     if summary.interrupted:
         print("Interrupted: everything graded so far is kept; run again to grade the rest.")

@@ -218,7 +218,7 @@ def task_states(arrays: list[dict]) -> tuple[dict[tuple[str, int], str], str | N
 
 def collect(out: Path, submissions: list[Submission]) -> BatchSummary:
     """Write the tables and list the submissions not graded, with the reason."""
-    summary = BatchSummary(found=len(submissions))
+    summary = BatchSummary(found=len(submissions), collected=True)
     jobs = read_json(out / SLURM_DIR / "jobs.json") or {"arrays": []}
     arrays = [a for a in jobs.get("arrays", []) if isinstance(a, dict)]
     where: dict[str, tuple[str, int]] = {}
