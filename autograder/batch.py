@@ -188,6 +188,8 @@ def find_submissions(source: Path, out: Path) -> tuple[list[Submission], list[st
         found = [Submission(safe_name(source.stem), source)]
     elif source.is_dir():
         for entry in sorted(source.iterdir()):
+            if entry.resolve() == Path(out).resolve():
+                continue  # the output folder inside the submissions folder is not one of them
             if entry.name.startswith(".") or entry.is_symlink():
                 if entry.is_symlink():
                     notes.append(f"{entry.name}: left out (a link; copy the real files in)")
@@ -562,7 +564,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--timeout",
         type=float,
         default=None,
-        help="seconds one grading may take in all (default: the grader's own limits)",
+        help="seconds one grading may take in all (default: 3 x its total time limit + 300)",
     )
     p.add_argument("--backend", choices=("local", "slurm"), default="local",
                    help="grade here (local) or as one Slurm job array (slurm)")  # fmt: skip
@@ -585,6 +587,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         help="one more sbatch option, e.g. --sbatch-arg=--mem=8G (repeatable)",
     )
+
+
+def default_timeout_s(assignment) -> float:
+    """How long one grading may take before the batch ends it: three times the notebooks'
+    total time limits (a kernel that dies is restarted and the rest re-run) plus 5 minutes for
+    start-up, scoring and feedback. Only a grader that hangs ever meets it."""
+    return 3 * assignment.limits.total_timeout_s * len(assignment.notebooks) + 300
 
 
 def _print_summary(summary: BatchSummary, out: Path) -> None:
@@ -636,7 +645,7 @@ def run_from_args(args: argparse.Namespace) -> int:
               f"not --jobs {args.jobs}.")  # fmt: skip
     summary = run_batch(
         assignment.name, args.submissions, args.out, jobs=args.jobs, gpus=gpus,
-        force=args.force, root=args.root, timeout_s=args.timeout,
+        force=args.force, root=args.root, timeout_s=args.timeout or default_timeout_s(assignment),
     )  # fmt: skip
     _print_summary(summary, args.out)
     if summary.interrupted:

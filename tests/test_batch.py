@@ -323,3 +323,10 @@ def test_a_failed_regrade_leaves_no_old_grade_behind(tmp_path, monkeypatch):
     outcome = batch.grade_one("toy", sub, tmp_path, batch.Worker("kgx1"))
     assert "exit code 5 (the kernel did not start)" in outcome.message
     assert not (tmp_path / "s" / "results.json").exists() and not batch.is_graded(tmp_path / "s")
+
+
+def test_an_output_folder_inside_the_submissions_is_not_a_submission(tmp_path):
+    toy.student(tmp_path / "subs" / "ann" / "toy.ipynb")
+    (tmp_path / "subs" / "graded" / "ann").mkdir(parents=True)
+    found, _ = batch.find_submissions(tmp_path / "subs", tmp_path / "subs" / "graded")
+    assert [s.name for s in found] == ["ann"]
