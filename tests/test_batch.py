@@ -330,3 +330,25 @@ def test_an_output_folder_inside_the_submissions_is_not_a_submission(tmp_path):
     (tmp_path / "subs" / "graded" / "ann").mkdir(parents=True)
     found, _ = batch.find_submissions(tmp_path / "subs", tmp_path / "subs" / "graded")
     assert [s.name for s in found] == ["ann"]
+
+
+def test_an_export_in_the_folder_is_unpacked_once_with_student_names(tmp_path):
+    """Is a Gradescope zip among the submissions unpacked once (a half-done unpack redone),
+    with the submitters' names carried to the grades?"""
+    (tmp_path / "subs").mkdir()
+    make_zip(tmp_path / "subs" / "a2 export.zip", {
+        "submission_metadata.yml": GRADESCOPE_YAML,
+        "submission_101/toy.ipynb": "{}",
+        "submission_102/toy.ipynb": "{}",
+    })  # fmt: skip
+    out = tmp_path / "out"
+    found, _ = batch.find_submissions(tmp_path / "subs", out)
+    assert [(s.name, s.students) for s in found] == [
+        ("submission_101", "Ada Lovelace"), ("submission_102", "Alan Turing; Grace Hopper"),
+    ]  # fmt: skip
+    index = out / "_exports" / "a2_export" / "export.json"
+    stamp = index.stat().st_mtime_ns
+    assert batch.find_submissions(tmp_path / "subs", out)[0] == found
+    assert index.stat().st_mtime_ns == stamp  # not unpacked again
+    index.unlink()  # as if the first unpack had been interrupted
+    assert batch.find_submissions(tmp_path / "subs", out)[0] == found
