@@ -35,6 +35,7 @@ import io
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import stat
@@ -629,6 +630,12 @@ def run_from_args(args: argparse.Namespace) -> int:
             f"Run `python -m autograder build {assignment.name}` first."
         )
     gpus = [g.strip() for g in args.gpus.split(",") if g.strip()]
+    bad = [g for g in gpus if not re.fullmatch(r"[0-9]+|(GPU|MIG)-[0-9A-Za-z/-]+", g)]
+    if bad:
+        listed = ", ".join(map(repr, bad))
+        print(f"error: --gpus takes GPU indices or UUIDs separated by commas (e.g. 0,1), got "
+              f"{listed}. `nvidia-smi -L` lists them.", file=sys.stderr)  # fmt: skip
+        return 2
     if args.jobs < 1:
         print(f"error: --jobs must be 1 or more, got {args.jobs}.", file=sys.stderr)
         return 2

@@ -352,3 +352,40 @@ def test_an_export_in_the_folder_is_unpacked_once_with_student_names(tmp_path):
     assert index.stat().st_mtime_ns == stamp  # not unpacked again
     index.unlink()  # as if the first unpack had been interrupted
     assert batch.find_submissions(tmp_path / "subs", out)[0] == found
+
+
+def test_ctrl_c_keeps_what_is_graded_and_the_next_run_finishes(kit, tmp_path):
+    """Does an interrupted batch keep the submissions it finished, stop its running grader,
+    and leave the rest to the next run?"""
+    import signal
+    import time
+
+    subs = tmp_path / "subs"
+    for name in ("a1", "a2", "a3"):
+        toy.student(subs / name / "toy.ipynb", **SOLVED)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "batch", toy.NAME, str(subs), "--out",
+               str(out), "--root", str(kit.root), "--jobs", "1"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "a1" / "status.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # a2's grader is now running
+    process.send_signal(signal.SIGINT)
+    printed, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, printed
+    assert "Interrupted: everything graded so far is kept" in printed
+    assert batch.is_graded(out / "a1") and not batch.is_graded(out / "a3")
+    rows = {r["submission"]: r for r in read_grades(out)}
+    assert rows["a1"]["total"] == "5.0" and rows["a3"]["status"] == "not graded yet"
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0 and "1 already graded" in again.stdout, again.stdout
+
+
+def test_gpu_ids_are_checked(kit, tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "autograder", "batch", toy.NAME, str(tmp_path), "--out",
+         str(tmp_path / "out"), "--root", str(kit.root), "--gpus", "0,$(reboot)"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 2 and "--gpus takes GPU indices or UUIDs" in run.stderr
