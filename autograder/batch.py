@@ -6,7 +6,7 @@
    Gradescope ``/autograder/submission`` layout) and every ``.ipynb`` is one submission; every
    ``.zip`` is an LMS export (:mod:`autograder.exports`) unpacked once into ``DIR/_exports/``.
    ``SUBMISSIONS`` may itself be one export zip.
-2. **Grade** each one that is not graded yet (:func:`grade_one`): one child process per
+2. **Grade** each one not graded yet (:mod:`autograder.batch_worker`): one child process per
    submission, ``python -m autograder grade``, the same command a Gradescope container runs, so
    a crash, a hang or a leak in one grading never reaches the batch or another submission.
    Each concurrent worker has its own kernel user (``<KIT_KERNEL_USER or kitgrader><n>``), so
@@ -18,8 +18,8 @@
    worker), written last, atomically: a submission counts as graded only when its
    ``status.json`` says exit code 0 or 1 and its ``results.json`` is there. An interrupted run
    therefore loses nothing already written, and the next run grades only the rest.
-4. **Tabulate** (:func:`write_tables`), from the JSON files only: ``DIR/grades.csv`` (one row
-   per submission, one column per test and performance item, the total) and
+4. **Tabulate** (:mod:`autograder.gradebook`), from the JSON files only: ``DIR/grades.csv``
+   (one row per submission, one column per test and performance item, the total) and
    ``DIR/leaderboard.md`` (one table per leaderboard item, best first).
 
 The Slurm backend (:mod:`autograder.slurm`) runs step 2 as one array task per submission with
@@ -29,104 +29,42 @@ the same :func:`grade_one`, and steps 1 and 4 on the submit host.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import io
-import json
-import os
 import queue
 import re
 import shutil
-import signal
-import stat
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import batch_worker
+from autograder.batch_worker import (
+    LOG,
+    Outcome,
+    Submission,
+    Worker,
+    is_graded,
+    make_workers,
+    read_json,
+)  # fmt: skip
 from autograder.exports import ExportError, safe_name, unpack_export
+from autograder.gradebook import write_tables
 from autograder.report import write_atomic
 
 __all__ = [
     "BatchSummary",
-    "Outcome",
-    "Submission",
-    "Worker",
     "add_arguments",
+    "default_timeout_s",
     "find_submissions",
-    "grade_one",
-    "is_graded",
-    "make_workers",
-    "read_json",
+    "print_summary",
     "run_batch",
     "run_from_args",
-    "write_tables",
 ]
 
 EXPORTS_DIR = "_exports"
-RESULTS, STATUS, LOG, FEEDBACK = "results.json", "status.json", "grade.log", "feedback"
-MAX_JSON_BYTES = 32 * 2**20  # a results.json is a few kB; anything this big is not ours
-GRADED_CODES = (0, 1)  # the grader's "full marks" and "graded, points missing"
-#: Grader exit codes (autograder.cli) in words, for the failure list.
-EXIT_MEANING = {
-    2: "bad usage or configuration",
-    3: "the grader bundle is missing",
-    4: "grader error",
-    5: "the kernel did not start",
-    6: "isolation unavailable",
-}
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One submission: ``name`` is its folder under the output folder (a safe name),
-    ``path`` the folder or notebook to grade, ``students`` who submitted it (from an export's
-    metadata; empty when unknown)."""
-
-    name: str
-    path: Path
-    students: str = ""
-
-
-@dataclass(frozen=True)
-class Worker:
-    """One grading slot: the kernel's user and what GPU its kernel sees.
-
-    ``gpu``: the ``CUDA_VISIBLE_DEVICES`` value to give the kernel ("" = no GPU), or None to
-    pass on the caller's (a Slurm task, whose GPU Slurm chose). ``device``: DEVICE for the
-    notebook.
-    """
-
-    kernel_user: str
-    gpu: str | None = ""
-    device: str = "cpu"
-
-
-@dataclass
-class Outcome:
-    """How one submission's grading ended (what ``status.json`` holds)."""
-
-    submission: str
-    students: str
-    exit_code: int | None
-    graded: bool
-    score: float | None
-    max_score: float | None
-    elapsed_s: float
-    kernel_user: str
-    gpu: str | None
-    message: str
-
-    @property
-    def kind(self) -> str:
-        """'full', 'partial' or 'failed' (the progress bar's tally)."""
-        if not self.graded:
-            return "failed"
-        return "full" if self.exit_code == 0 else "partial"
 
 
 @dataclass
@@ -219,174 +157,6 @@ def find_submissions(source: Path, out: Path) -> tuple[list[Submission], list[st
     return sorted(unique, key=lambda s: s.name), notes
 
 
-# -- 2. grade --------------------------------------------------------------------------------
-
-
-def read_json(path: Path) -> dict | None:
-    """A JSON object from ``path``, or None when it is missing, a link, too big or not JSON.
-    (Results are data: JSON only, never pickle; a link is never followed.)"""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return None
-        raw = f.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        return None
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def is_graded(folder: Path) -> bool:
-    """Was this submission graded to the end (exit code 0 or 1, results written)?"""
-    status = read_json(folder / STATUS)
-    return (
-        bool(status)
-        and status.get("exit_code") in GRADED_CODES
-        and (read_json(folder / RESULTS) is not None)
-    )
-
-
-def grader_command(
-    assignment: str, submission: Submission, folder: Path, *, device: str, root: Path | None
-) -> list[str]:
-    """The one command that grades one submission (the same as a Gradescope container's)."""
-    command = [
-        sys.executable, "-m", "autograder", "grade", assignment, str(submission.path),
-        "--out", str(folder / RESULTS), "--feedback", str(folder / FEEDBACK),
-        "--device", device,
-    ]  # fmt: skip
-    return command + (["--root", str(root)] if root is not None else [])
-
-
-def _stop(process: subprocess.Popen, grace_s: float = 15.0) -> None:
-    """End a grading child: SIGINT first (the grader then reaps its kernel and cleans up),
-    SIGKILL to its whole process group when it does not stop in time."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def grade_one(
-    assignment: str,
-    submission: Submission,
-    out: Path,
-    worker: Worker,
-    *,
-    root: Path | None = None,
-    timeout_s: float | None = None,
-    running: dict[int, subprocess.Popen] | None = None,
-) -> Outcome:
-    """Grade ``submission`` into ``out/<name>/`` in a child grader; never raises for a broken
-    submission or a failed grading: the outcome (also written to ``status.json``) says what
-    happened. ``timeout_s`` bounds the whole child (the grader has its own per-cell and total
-    limits; this catches a grader that hangs). ``running`` lets the caller stop the child."""
-    folder = Path(out) / submission.name
-    started = time.monotonic()
-    exit_code, message = None, ""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in (STATUS, RESULTS):  # a regrade must not leave the old grade in place
-            (folder / stale).unlink(missing_ok=True)
-        shutil.rmtree(folder / FEEDBACK, ignore_errors=True)
-        env = {**os.environ, "KIT_KERNEL_USER": worker.kernel_user}
-        if worker.gpu is not None:
-            env["CUDA_VISIBLE_DEVICES"] = worker.gpu
-        command = grader_command(assignment, submission, folder, device=worker.device, root=root)
-        with open(folder / LOG, "wb") as log:
-            # Own session: a timeout can end the child's whole group without touching ours.
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, start_new_session=True,
-            )  # fmt: skip
-            if running is not None:
-                running[process.pid] = process
-            try:
-                exit_code = process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                _stop(process)
-                message = f"the grader ran past the batch's limit of {timeout_s:g} s and was ended"
-            finally:
-                if running is not None:
-                    running.pop(process.pid, None)
-    except OSError as error:
-        message = f"could not run the grader: {error}"
-    results = read_json(folder / RESULTS)
-    graded = exit_code in GRADED_CODES and results is not None
-    if not message and not graded:
-        meaning = EXIT_MEANING.get(exit_code, "the grader stopped")
-        if exit_code is not None and exit_code < 0:
-            meaning = f"the grader was ended by signal {-exit_code}"
-        tail = _log_tail(folder / LOG)
-        message = f"exit code {exit_code} ({meaning})" + (f": {tail}" if tail else "")
-        if results is not None:
-            message += "; results.json was written and is kept"
-    outcome = Outcome(
-        submission=submission.name, students=submission.students, exit_code=exit_code,
-        graded=graded, score=_number(results, "score"), max_score=_max_score(results),
-        elapsed_s=round(time.monotonic() - started, 2), kernel_user=worker.kernel_user,
-        gpu=worker.gpu, message=message,
-    )  # fmt: skip
-    with contextlib.suppress(OSError):
-        write_atomic(folder / STATUS, asdict(outcome))
-    return outcome
-
-
-def _log_tail(path: Path, limit: int = 300) -> str:
-    """The grader's last meaningful line (its 'error: ...'), cut to ``limit`` characters."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
-            lines = f.read().decode("utf-8", "replace").strip().splitlines()
-    except OSError:
-        return ""
-    errors = [line for line in lines if line.startswith("error:")]
-    return (errors or lines or [""])[-1].strip()[:limit]
-
-
-def _number(data: dict | None, key: str) -> float | None:
-    value = (data or {}).get(key)
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if is_number else None
-
-
-def _tests(results: dict | None) -> list[dict]:
-    tests = (results or {}).get("tests")
-    return [t for t in tests if isinstance(t, dict) and isinstance(t.get("name"), str)] if (
-        isinstance(tests, list)
-    ) else []  # fmt: skip
-
-
-def _max_score(results: dict | None) -> float | None:
-    if results is None:
-        return None
-    return round(sum(_number(t, "max_score") or 0.0 for t in _tests(results)), 4)
-
-
-def make_workers(jobs: int, gpus: Sequence[str] = (), user_base: str | None = None) -> list[Worker]:
-    """One worker per job (CPU) or per GPU, each with its own kernel user.
-
-    >>> [(w.kernel_user, w.gpu, w.device) for w in make_workers(2, user_base="kg")]
-    [('kg1', '', 'cpu'), ('kg2', '', 'cpu')]
-    >>> [(w.kernel_user, w.gpu, w.device) for w in make_workers(1, ["0", "3"], "kg")]
-    [('kg1', '0', 'cuda'), ('kg2', '3', 'cuda')]
-    """
-    base = user_base or os.environ.get("KIT_KERNEL_USER") or "kitgrader"
-    if gpus:
-        return [Worker(f"{base}{i + 1}", gpu, "cuda") for i, gpu in enumerate(gpus)]
-    return [Worker(f"{base}{i + 1}", "", "cpu") for i in range(max(1, jobs))]
-
-
 def _progress(total: int, initial: int):
     from tqdm import tqdm
 
@@ -432,8 +202,9 @@ def run_batch(
         try:
             if stopping.is_set():
                 return None
-            return grade_one(assignment, sub, out, worker, root=root, timeout_s=timeout_s,
-                             running=running)  # fmt: skip
+            return batch_worker.grade_one(
+                assignment, sub, out, worker, root=root, timeout_s=timeout_s, running=running
+            )
         finally:
             free.put(worker)
 
@@ -458,87 +229,12 @@ def run_batch(
         summary.interrupted = True
         stopping.set()
         for process in list(running.values()):
-            _stop(process)
+            batch_worker.stop(process)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
     write_tables(out, submissions)
     return summary
-
-
-# -- 4. tabulate -----------------------------------------------------------------------------
-
-
-def _cell(value):
-    """A CSV cell that a spreadsheet will not run as a formula (names come from exports)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def write_tables(out: Path, submissions: Sequence[Submission]) -> tuple[Path, Path]:
-    """``out/grades.csv`` and ``out/leaderboard.md`` from each submission's JSON files.
-
-    grades.csv: ``submission, students, status, <one column per test, in the assignment's
-    order>, total, max_total``; a submission not graded has an empty score row and its status
-    says why. leaderboard.md: one table per leaderboard item, best value first.
-    """
-    out = Path(out)
-    rows, columns, boards = [], [], {}
-    for sub in submissions:
-        folder = out / sub.name
-        results, status = read_json(folder / RESULTS), read_json(folder / STATUS) or {}
-        scores = {}
-        for test in _tests(results):
-            if test["name"] not in columns:
-                columns.append(test["name"])
-            scores[test["name"]] = _number(test, "score")
-        for entry in (results or {}).get("leaderboard") or []:
-            value = _number(entry, "value") if isinstance(entry, dict) else None
-            if value is not None and isinstance(entry.get("name"), str):
-                boards.setdefault(entry["name"], []).append((value, sub.name, sub.students))
-        if status.get("exit_code") in GRADED_CODES and results is not None:
-            state = "graded"
-        elif status:
-            state = f"not graded: {status.get('message') or 'unknown'}"
-        else:
-            state = "not graded yet"
-        rows.append((sub, state, scores, _number(results, "score"), _max_score(results)))
-    grades = out / "grades.csv"
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["submission", "students", "status", *columns, "total", "max_total"])
-    for sub, state, scores, total, possible in rows:
-        writer.writerow(
-            [
-                _cell(sub.name),
-                _cell(sub.students),
-                _cell(state),
-                *(scores.get(c, "") for c in columns),
-                "" if total is None else total,
-                "" if possible is None else possible,
-            ]
-        )
-    _write_text(grades, buffer.getvalue())
-    lines = []
-    for name, entries in sorted(boards.items()):
-        lines += [f"## {name}", "", "| rank | submission | students | value |",
-                  "|---:|---|---|---:|"]  # fmt: skip
-        for rank, (value, sub_name, students) in enumerate(
-            sorted(entries, key=lambda e: (-e[0], e[1])), start=1
-        ):
-            who = students.replace("|", "/") or "-"
-            lines.append(f"| {rank} | {sub_name} | {who} | {value:.4f} |")
-        lines.append("")
-    board = out / "leaderboard.md"
-    _write_text(board, "\n".join(lines) if lines else "No leaderboard items were recorded.\n")
-    return grades, board
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # -- command line ----------------------------------------------------------------------------
@@ -597,7 +293,7 @@ def default_timeout_s(assignment) -> float:
     return 3 * assignment.limits.total_timeout_s * len(assignment.notebooks) + 300
 
 
-def _print_summary(summary: BatchSummary, out: Path) -> None:
+def print_summary(summary: BatchSummary, out: Path) -> None:
     for note in summary.notes:
         print(f"  note: {note}")
     if summary.collected:
@@ -654,7 +350,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         assignment.name, args.submissions, args.out, jobs=args.jobs, gpus=gpus,
         force=args.force, root=args.root, timeout_s=args.timeout or default_timeout_s(assignment),
     )  # fmt: skip
-    _print_summary(summary, args.out)
+    print_summary(summary, args.out)
     if summary.interrupted:
         return 130
     return 0 if not summary.failed else 1

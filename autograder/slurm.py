@@ -6,7 +6,7 @@
    (``DIR/slurm/round-<k>.json``, JSON) and submitted as job arrays of at most the cluster's
    ``MaxArraySize`` tasks each (``scontrol show config``; Slurm's default, 1001, when it cannot
    be asked). Task ``i`` of the array that starts at ``offset`` grades manifest entry
-   ``offset + i`` with :func:`autograder.batch.grade_one`, the code path of a local batch.
+   ``offset + i`` with :func:`autograder.batch_worker.grade_one`, the code path of a local batch.
    ``DIR`` must be on a file system the compute nodes share. The job ids go to
    ``DIR/slurm/jobs.json``.
 2. **Wait** (``--wait``): ``squeue`` until none of the jobs is queued or running.
@@ -32,19 +32,10 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.batch import (
-    LOG,
-    BatchSummary,
-    Submission,
-    Worker,
-    _print_summary,
-    find_submissions,
-    grade_one,
-    is_graded,
-    read_json,
-    write_tables,
-)
+from autograder.batch import BatchSummary, find_submissions, print_summary
+from autograder.batch_worker import LOG, Submission, Worker, grade_one, is_graded, read_json
 from autograder.config import Assignment
+from autograder.gradebook import write_tables
 from autograder.report import write_atomic
 
 __all__ = [
@@ -315,7 +306,7 @@ def run_from_args(args: argparse.Namespace, assignment: Assignment) -> int:
             print(f"  note: jobs {', '.join(sorted(queued))} are still queued or running; "
                   "what they have not written yet is listed as missing.")  # fmt: skip
     summary = collect(out, submissions)
-    _print_summary(summary, out)
+    print_summary(summary, out)
     if summary.failed:
         print("Submit those again with --resume.")
     return 0 if not summary.failed else 1

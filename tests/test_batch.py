@@ -13,7 +13,7 @@ import zipfile
 import pytest
 import toy_assignment as toy
 
-from autograder import batch, exports, pipeline
+from autograder import batch, batch_worker, exports, gradebook, pipeline
 from autograder.config import load_assignment
 
 SOLVED = {"q1": "def add(a, b):\n    return a + b", "q2": "def scale(x, k):\n    return x * k"}
@@ -44,7 +44,7 @@ def submissions(folder):
 
 def crashing_for(name):
     """A grader_command that crashes (exit 4, no results) for submission ``name`` only."""
-    real = batch.grader_command
+    real = batch_worker.grader_command
 
     def command(assignment, submission, folder, **kwargs):
         if submission.name == name:
@@ -65,7 +65,7 @@ def test_a_batch_grades_everyone_survives_a_crash_and_resumes(kit, tmp_path):
     out = tmp_path / "out"
     seen = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch, "grader_command", crashing_for("dave"))
+        mp.setattr(batch_worker, "grader_command", crashing_for("dave"))
         summary = batch.run_batch(toy.NAME, subs, out, jobs=2, root=kit.root,
                                   on_outcome=seen.append)  # fmt: skip
     assert summary.found == 4 and summary.graded == 3 and list(summary.failed) == ["dave"]
@@ -134,23 +134,25 @@ ENV_DUMP = (
 
 def test_gpu_workers_see_only_their_gpu_and_cpu_workers_none(tmp_path, monkeypatch):
     """Does each GPU worker's grader get its own GPU and user, and a CPU worker no GPU?"""
-    monkeypatch.setattr(batch, "grader_command", fake_grader(ENV_DUMP))
+    monkeypatch.setattr(batch_worker, "grader_command", fake_grader(ENV_DUMP))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
-    sub = batch.Submission("s", tmp_path / "s.ipynb")
+    sub = batch_worker.Submission("s", tmp_path / "s.ipynb")
     for worker, gpu, device in (
-        (batch.make_workers(1, ["2", "3"], "kgx")[1], "3", "cuda"),
-        (batch.make_workers(2, (), "kgx")[0], "", "cpu"),
+        (batch_worker.make_workers(1, ["2", "3"], "kgx")[1], "3", "cuda"),
+        (batch_worker.make_workers(2, (), "kgx")[0], "", "cpu"),
     ):
-        outcome = batch.grade_one("toy", sub, tmp_path / "out", worker)
+        outcome = batch_worker.grade_one("toy", sub, tmp_path / "out", worker)
         seen = json.loads((tmp_path / "out" / "s" / "results.json").read_text())
         assert seen["env"] == {"KIT_KERNEL_USER": worker.kernel_user, "CUDA_VISIBLE_DEVICES": gpu}
         assert seen["device"] == device and outcome.exit_code == 0
 
 
 def test_a_hanging_grader_is_ended_and_recorded(tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "grader_command", fake_grader("import time; time.sleep(60)"))
-    sub = batch.Submission("slow", tmp_path / "slow.ipynb")
-    outcome = batch.grade_one("toy", sub, tmp_path / "out", batch.Worker("kgx1"), timeout_s=1)
+    monkeypatch.setattr(batch_worker, "grader_command", fake_grader("import time; time.sleep(60)"))
+    sub = batch_worker.Submission("slow", tmp_path / "slow.ipynb")
+    outcome = batch_worker.grade_one(
+        "toy", sub, tmp_path / "out", batch_worker.Worker("kgx1"), timeout_s=1
+    )
     assert not outcome.graded and "ran past the batch's limit of 1 s" in outcome.message
     assert outcome.elapsed_s < 30
 
@@ -162,7 +164,7 @@ def write_graded(out, name, score, leaderboard=None, code=1, students=""):
         results["leaderboard"] = [{"name": "Accuracy", "value": leaderboard}]
     (out / name / "results.json").write_text(json.dumps(results))
     (out / name / "status.json").write_text(json.dumps({"exit_code": code, "message": ""}))
-    return batch.Submission(name, out / name, students)
+    return batch_worker.Submission(name, out / name, students)
 
 
 def test_interrupted_grading_is_regraded_and_a_finished_one_kept(tmp_path):
@@ -174,10 +176,10 @@ def test_interrupted_grading_is_regraded_and_a_finished_one_kept(tmp_path):
     linked = write_graded(tmp_path, "linked", 3)
     (tmp_path / "linked" / "results.json").unlink()
     (tmp_path / "linked" / "results.json").symlink_to(tmp_path / "done" / "results.json")
-    assert [batch.is_graded(tmp_path / s.name) for s in (done, killed, linked)] == [
+    assert [batch_worker.is_graded(tmp_path / s.name) for s in (done, killed, linked)] == [
         True, False, False,
     ]  # fmt: skip
-    assert batch.read_json(tmp_path / "linked" / "results.json") is None
+    assert batch_worker.read_json(tmp_path / "linked" / "results.json") is None
 
 
 def test_leaderboard_best_first_and_csv_cells_are_not_formulas(tmp_path):
@@ -186,7 +188,7 @@ def test_leaderboard_best_first_and_csv_cells_are_not_formulas(tmp_path):
         write_graded(tmp_path, "b", 5, leaderboard=0.93, code=0, students="Bo | Li"),
         write_graded(tmp_path, "c", 2, leaderboard=0.80),
     ]
-    _, board = batch.write_tables(tmp_path, subs)
+    _, board = gradebook.write_tables(tmp_path, subs)
     text = board.read_text()
     assert text.index("| 1 | b | Bo / Li | 0.9300 |") < text.index("| 2 | c | - | 0.8000 |")
     assert text.index("| 2 | c |") < text.index("| 3 | a |")
@@ -319,10 +321,12 @@ def test_a_bad_export_is_noted_and_the_rest_graded(tmp_path):
 def test_a_failed_regrade_leaves_no_old_grade_behind(tmp_path, monkeypatch):
     """Does a regrade (--force) that crashes drop the earlier results instead of keeping them?"""
     sub = write_graded(tmp_path, "s", 5, code=0)
-    monkeypatch.setattr(batch, "grader_command", fake_grader("import sys; sys.exit(5)"))
-    outcome = batch.grade_one("toy", sub, tmp_path, batch.Worker("kgx1"))
+    monkeypatch.setattr(batch_worker, "grader_command", fake_grader("import sys; sys.exit(5)"))
+    outcome = batch_worker.grade_one("toy", sub, tmp_path, batch_worker.Worker("kgx1"))
     assert "exit code 5 (the kernel did not start)" in outcome.message
-    assert not (tmp_path / "s" / "results.json").exists() and not batch.is_graded(tmp_path / "s")
+    assert not (tmp_path / "s" / "results.json").exists() and not batch_worker.is_graded(
+        tmp_path / "s"
+    )
 
 
 def test_an_output_folder_inside_the_submissions_is_not_a_submission(tmp_path):
@@ -375,7 +379,7 @@ def test_ctrl_c_keeps_what_is_graded_and_the_next_run_finishes(kit, tmp_path):
     printed, _ = process.communicate(timeout=60)
     assert process.returncode == 130, printed
     assert "Interrupted: everything graded so far is kept" in printed
-    assert batch.is_graded(out / "a1") and not batch.is_graded(out / "a3")
+    assert batch_worker.is_graded(out / "a1") and not batch_worker.is_graded(out / "a3")
     rows = {r["submission"]: r for r in read_grades(out)}
     assert rows["a1"]["total"] == "5.0" and rows["a3"]["status"] == "not graded yet"
     again = subprocess.run(command, capture_output=True, text=True)
@@ -389,3 +393,15 @@ def test_gpu_ids_are_checked(kit, tmp_path):
         capture_output=True, text=True,
     )  # fmt: skip
     assert run.returncode == 2 and "--gpus takes GPU indices or UUIDs" in run.stderr
+
+
+def test_batch_modules_state_their_job_and_stay_short():
+    """Does each module of batch grading say its job and stay under the project's ~400 lines?"""
+    import ast
+    from pathlib import Path
+
+    for name in ("batch", "batch_worker", "gradebook", "exports", "slurm"):
+        path = Path(batch.__file__).with_name(f"{name}.py")
+        source = path.read_text()
+        assert source.count("\n") <= 400, f"{path.name}: {source.count(chr(10))} lines"
+        assert ast.get_docstring(ast.parse(source)), f"{path.name} has no module docstring"

@@ -13,11 +13,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import toy_assignment as toy
 
 from autograder import pipeline, slurm
+from autograder.batch_worker import Submission
 from autograder.config import load_assignment
 
 SOLVED = {"q1": "def add(a, b):\n    return a + b", "q2": "def scale(x, k):\n    return x * k"}
@@ -171,12 +173,11 @@ def test_collect_never_unpickles_and_reads_json_only(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "results.json").write_bytes(pickle.dumps({"score": 99}))
     (tmp_path / "x" / "status.json").write_text(json.dumps({"exit_code": 0}))
-    summary = slurm.collect(tmp_path, [slurm.Submission("x", tmp_path / "x")])
+    summary = slurm.collect(tmp_path, [Submission("x", tmp_path / "x")])
     assert summary.graded == 0 and "x" in summary.failed
 
 
 def test_batch_script_is_plain_bash():
-    text = slurm._script(__import__("pathlib").Path("/m.json"), __import__("pathlib").Path("/o"),
-                         "toy")  # fmt: skip
+    text = slurm._script(Path("/m.json"), Path("/o"), "toy")
     assert text.startswith("#!/bin/bash\n#SBATCH --job-name=kit-toy\n")
     assert textwrap.dedent(text) == text
