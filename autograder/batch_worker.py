@@ -109,7 +109,9 @@ def read_json(path: Path) -> dict | None:
     """A JSON object from ``path``, or None when it is missing, a link, too big or not JSON.
     (Results are data: JSON only, never pickle; a link is never followed.)"""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: a FIFO in a result's place must not hang the batch (checked below).
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as f:

@@ -180,6 +180,8 @@ def test_interrupted_grading_is_regraded_and_a_finished_one_kept(tmp_path):
         True, False, False,
     ]  # fmt: skip
     assert batch_worker.read_json(tmp_path / "linked" / "results.json") is None
+    os.mkfifo(tmp_path / "fifo.json")
+    assert batch_worker.read_json(tmp_path / "fifo.json") is None  # returns, never hangs
 
 
 def test_leaderboard_best_first_and_csv_cells_are_not_formulas(tmp_path):
