@@ -250,6 +250,10 @@ def run_from_args(args: argparse.Namespace, assignment: Assignment) -> int:
     submissions, notes = find_submissions(args.submissions, out)
     jobs = read_json(out / SLURM_DIR / "jobs.json") or {"arrays": []}
     job_ids = [str(a["job_id"]) for a in jobs.get("arrays", []) if isinstance(a, dict)]
+    if args.gpus:
+        notes.append(
+            "--gpus is for a local batch; on Slurm ask for a GPU per task with --gres gpu:1."
+        )
     for note in notes:
         print(f"  note: {note}")
     try:

@@ -407,3 +407,14 @@ def test_batch_modules_state_their_job_and_stay_short():
         source = path.read_text()
         assert source.count("\n") <= 400, f"{path.name}: {source.count(chr(10))} lines"
         assert ast.get_docstring(ast.parse(source)), f"{path.name} has no module docstring"
+
+
+def test_force_regrades_what_a_plain_rerun_skips(tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_worker, "grader_command", fake_grader(ENV_DUMP))
+    toy.student(tmp_path / "subs" / "ann.ipynb")
+    write_graded(tmp_path / "out", "ann", 2)
+    plain = batch.run_batch("toy", tmp_path / "subs", tmp_path / "out")
+    assert (plain.skipped, plain.graded) == (1, 0)
+    forced = batch.run_batch("toy", tmp_path / "subs", tmp_path / "out", force=True)
+    assert (forced.skipped, forced.graded) == (0, 1)
+    assert json.loads((tmp_path / "out" / "ann" / "results.json").read_text())["score"] == 1
