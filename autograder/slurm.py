@@ -90,13 +90,12 @@ def array_chunks(count: int, max_size: int) -> list[tuple[int, int]]:
     return [(start, min(max_size, count - start)) for start in range(0, count, max_size)]
 
 
-def _script(manifest: Path, out: Path, assignment: str) -> str:
+def _script(manifest: Path, assignment: str) -> str:
     """The batch script: one task grades manifest entry ``$1 + SLURM_ARRAY_TASK_ID``."""
     python = shlex.quote(sys.executable)
     return "\n".join([
         "#!/bin/bash",
         f"#SBATCH --job-name=kit-{assignment}",
-        f"#SBATCH --output={out / SLURM_DIR / 'logs' / '%A_%a.out'}",
         "set -euo pipefail",
         f"exec {python} -m autograder.slurm task {shlex.quote(str(manifest))} \"$1\"",
         "",
@@ -138,8 +137,10 @@ def submit(
                          "students": s.students} for s in submissions],
     })  # fmt: skip
     script = slurm_dir / f"round-{round_no}.sh"
-    script.write_text(_script(manifest.resolve(), out.resolve(), assignment.name))
-    options = [f"--partition={partition}"] if partition else []
+    script.write_text(_script(manifest.resolve(), assignment.name))
+    # --output on the command line, not in the script: a path with spaces stays one argument.
+    options = [f"--output={(slurm_dir / 'logs').resolve() / '%A_%a.out'}"]
+    options += [f"--partition={partition}"] if partition else []
     options += [f"--time={time_limit}"] if time_limit else []
     options += [f"--gres={gres}"] if gres else []
     options += list(extra)

@@ -106,6 +106,7 @@ def test_arrays_split_at_max_array_size_and_results_are_collected(kit, tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     calls = sbatch_calls(bin_dir)
     assert [c["args"][1] for c in calls] == ["--array=0-1", "--array=0-0"]
+    assert calls[0]["args"][2] == f"--output={out / 'slurm' / 'logs'}/%A_%a.out"
     assert [c["args"][-1] for c in calls] == ["0", "2"]  # offsets into the manifest
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [(r["submission"], r["status"], r["total"]) for r in rows] == [
@@ -178,6 +179,6 @@ def test_collect_never_unpickles_and_reads_json_only(tmp_path):
 
 
 def test_batch_script_is_plain_bash():
-    text = slurm._script(Path("/m.json"), Path("/o"), "toy")
+    text = slurm._script(Path("/m j.json"), "toy")
     assert text.startswith("#!/bin/bash\n#SBATCH --job-name=kit-toy\n")
-    assert textwrap.dedent(text) == text
+    assert textwrap.dedent(text) == text and "'/m j.json'" in text
