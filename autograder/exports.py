@@ -172,6 +172,8 @@ def _new_folder(dest: Path, name: str, taken: dict[str, Path]) -> tuple[str, Pat
 def _strip_common_top(files):
     """Drop one top folder that every member shares (``assignment_123_export/``)."""
     tops = {p.parts[0] for p, _ in files if len(p.parts) > 1}
+    if len(tops) == 1 and (GRADESCOPE_FOLDER.match(top := next(iter(tops))) or MOODLE.match(top)):
+        return files  # an export of one submission: its folder is the submission
     if len(tops) == 1 and all(len(p.parts) > 1 for p, _ in files):
         return [(PurePosixPath(*p.parts[1:]), i) for p, i in files]
     return files

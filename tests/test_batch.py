@@ -244,6 +244,12 @@ def test_gradescope_export_gives_a_folder_per_submission_with_names(tmp_path):
     assert (got.folders["submission_102"] / "weights" / "net.pt").read_text() == "w"
 
 
+def test_an_export_of_one_submission_keeps_its_folder(tmp_path):
+    one = exports.unpack_export(make_zip(tmp_path / "e.zip", {"submission_7/toy.ipynb": "{}"}),
+                                tmp_path / "x")  # fmt: skip
+    assert (one.layout, list(one.folders)) == ("gradescope", ["submission_7"])
+
+
 def test_canvas_and_moodle_exports(tmp_path):
     canvas = exports.unpack_export(make_zip(tmp_path / "c.zip", {
         "lovelaceada_1815_99001_toy.ipynb": "{}",
