@@ -29,6 +29,7 @@ examples:
   python -m autograder check release/a2_cnn_fashion/a2_cnn_fashion.ipynb
   python -m autograder verify a2_cnn_fashion
   python -m autograder package a2_cnn_fashion --out a2_autograder.zip
+  python -m autograder batch a2_cnn_fashion submissions/ --out graded/ --jobs 2
 """
 
 EXIT_OK, EXIT_NOT_FULL, EXIT_USAGE, EXIT_BUNDLE = 0, 1, 2, 3
@@ -73,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="a student's own check before submitting (no hidden data)")
     p.add_argument("notebook", type=Path, help="your notebook")
     p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    from autograder.batch import add_arguments as add_batch_arguments
+
+    add_batch_arguments(sub.add_parser("batch", help="grade many submissions (here or on Slurm)"))
     return parser
 
 
@@ -130,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             from autograder.check import check
 
             return check(args.notebook, root=args.root)
+        if args.command == "batch":
+            from autograder.batch import run_from_args
+
+            return run_from_args(args)
         assignment = load_assignment(args.assignment, args.root)
         if args.command == "build":
             summary = pipeline.build(
