@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             findings = lint(assignment)
             for finding in findings:
                 print(finding)
-            print(f"{assignment.name}: {len(findings)} finding{'' if len(findings) == 1 else 's'} from lint.")
+            plural = "" if len(findings) == 1 else "s"
+            print(f"{assignment.name}: {len(findings)} finding{plural} from lint.")
             return EXIT_NOT_FULL if findings else EXIT_OK
         if args.command == "build":
             summary = pipeline.build(
