@@ -26,8 +26,11 @@ and says how to fix it. The checks, in the order they run:
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib.util
+import json
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -73,6 +76,7 @@ class Context:
     assignment: Assignment
     sources: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
     releases: dict[str, nbformat.NotebookNode | None] = field(default_factory=dict)
+    raw: dict[str, dict] = field(default_factory=dict)  # each source as JSON, unrepaired
 
     def cells(self):
         """Every (notebook name, 1-based cell number, cell) of the source notebooks."""
@@ -112,7 +116,7 @@ def _split(source: str, kind: str) -> tuple[list[str], list[str]]:
 def _check_clean(ctx: Context) -> list[Finding]:
     found = []
     for name, nb in ctx.sources.items():
-        path = ctx.assignment.source_dir / name
+        path = ctx.assignment.root / "source" / name
         dirty = [
             n
             for _, n, c in ctx.cells()
@@ -131,19 +135,22 @@ def _check_clean(ctx: Context) -> list[Finding]:
                     f"Cells and save, or `{CLEAR_OUTPUTS.format(path=path)}`.",
                 )
             )
-        if (nb.nbformat, nb.nbformat_minor) < (4, 5):
+        # The file as saved: nbformat.read adds missing ids and renames duplicates in memory.
+        raw = ctx.raw[name]
+        version = (raw.get("nbformat", 0), raw.get("nbformat_minor", 0))
+        if version < (4, 5):
             found.append(
                 Finding(
                     f"source/{name}",
-                    f"is nbformat {nb.nbformat}.{nb.nbformat_minor}, without "
+                    f"is nbformat {version[0]}.{version[1]}, without "
                     "cell ids, so every save renumbers the diff.",
                     "Open and save it in JupyterLab 3+ (it upgrades to 4.5 and adds ids).",
                 )
             )
             continue
         seen: dict[str, int] = {}
-        for number, cell in enumerate(nb.cells, 1):
-            cid = cell.get("id")
+        for number, (cell, saved) in enumerate(zip(nb.cells, raw["cells"], strict=True), 1):
+            cid = saved.get("id")
             if not cid:
                 found.append(
                     Finding(
@@ -462,7 +469,7 @@ def _check_grading_inputs(ctx: Context) -> list[Finding]:
             )
     for input_name, where in literal.items():
         if input_name not in inputs:
-            close = [k for k in inputs if k.split("_")[0] == input_name.split("_")[0]][:3]
+            close = difflib.get_close_matches(input_name, list(inputs), n=3)
             found.append(
                 Finding(
                     where,
@@ -609,7 +616,7 @@ def _check_release(ctx: Context) -> list[Finding]:
     )
     for name, source in ctx.sources.items():
         release = ctx.releases.get(name)
-        where = f"release/{ctx.assignment.name}/{name}"
+        where = f"release/{name}"
         if release is None:
             found.append(Finding(where, "is missing.", regenerate))
             continue
@@ -653,20 +660,24 @@ def lint(assignment: Assignment) -> list[Finding]:
     """Every finding of every check on ``assignment``'s source, release and config (none: clean)."""
     ctx, found = Context(assignment), []
     for name in assignment.notebooks:
+        label = f"{assignment.name}/{name}"  # as findings name it: source/<label>
         path = assignment.source_dir / name
         try:
-            ctx.sources[name] = nbformat.read(path, as_version=4)
+            ctx.raw[label] = json.loads(path.read_text(encoding="utf-8"))
+            with warnings.catch_warnings():  # a duplicate id is a finding of its own
+                warnings.simplefilter("ignore")
+                ctx.sources[label] = nbformat.reads(json.dumps(ctx.raw[label]), as_version=4)
         except (OSError, ValueError) as error:  # missing, not JSON, not a notebook
             found.append(
                 Finding(
-                    f"source/{assignment.name}/{name}",
+                    f"source/{label}",
                     f"cannot be read: {error}",
                     "Create it (python -m autograder new shows the layout).",
                 )
             )
             continue
         release = assignment.release_dir / name
-        ctx.releases[name] = nbformat.read(release, as_version=4) if release.is_file() else None
+        ctx.releases[label] = nbformat.read(release, as_version=4) if release.is_file() else None
     for check in CHECKS:
         found += check(ctx)
     return found
