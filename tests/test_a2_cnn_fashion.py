@@ -195,3 +195,14 @@ def test_graded_source_records_and_predicts(tmp_path):
     (band,) = load_assignment(NAME, ROOT).performance
     hits = [predicted[i] == label for i, label in zip(ids, labels, strict=True)]
     assert np.mean(hits) >= band.full_at
+
+
+def test_scramble_orders_always_move_a_tile():
+    """Is no drawn tile order the identity? (Scrambling by it copies the input, which build
+    refuses as no evidence: a permutation of 4 tiles was the identity in 1 draw of 24, so about
+    1 build in 8 failed.)"""
+    make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_grading_inputs").make_inputs
+    for seed in range(300):
+        inputs = make_inputs(np.random.default_rng(seed))
+        for key, n in (("scramble_order7", 16), ("scramble_order14", 4)):
+            assert not np.array_equal(inputs[key], np.arange(n)), (seed, key)
