@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import difflib
-import importlib.util
 import json
 import re
 import warnings
@@ -35,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import nbformat
-import numpy as np
 
 from autograder.config import Assignment
+from autograder.record import public_draw
 
 __all__ = ["PARAMETERS", "Finding", "lint"]
 
@@ -399,17 +398,6 @@ def _check_records(ctx: Context) -> list[Finding]:
     return found
 
 
-def _public_draw(assignment: Assignment) -> dict[str, np.ndarray]:
-    path = assignment.config_dir / assignment.grading_inputs
-    spec = importlib.util.spec_from_file_location(f"_kit_lint_inputs_{assignment.name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {
-        k: np.asarray(v)
-        for k, v in module.make_inputs(np.random.default_rng(assignment.seed)).items()
-    }
-
-
 def _check_grading_inputs(ctx: Context) -> list[Finding]:
     found, literal, patterns = [], {}, []
     for name, number, cell in ctx.cells():
@@ -449,7 +437,7 @@ def _check_grading_inputs(ctx: Context) -> list[Finding]:
             ),
         ]
     try:
-        inputs = _public_draw(assignment)
+        inputs = public_draw(assignment.config_dir / assignment.grading_inputs, assignment.seed)
     except Exception as error:  # the instructor's code: any error is a finding, not a crash
         return [
             *found,

@@ -50,7 +50,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RecordError", "find_assignment_dir", "grading_input", "record", "to_recordable"]
+__all__ = [
+    "RecordError",
+    "find_assignment_dir",
+    "grading_input",
+    "public_draw",
+    "record",
+    "to_recordable",
+]
 
 RECORD_DIR_ENV = "KIT_RECORD_DIR"
 INPUTS_DIR_ENV = "KIT_GRADING_INPUTS"
@@ -222,13 +229,20 @@ def _public_inputs() -> tuple[dict[str, np.ndarray], Path]:
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size, assignment.seed)
     if key not in _PUBLIC_DRAWS:
-        spec = importlib.util.spec_from_file_location(f"_kit_public_inputs_{config_dir.name}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        rng = np.random.default_rng(assignment.seed)
         _PUBLIC_DRAWS.clear()
-        _PUBLIC_DRAWS[key] = {k: np.asarray(v) for k, v in module.make_inputs(rng).items()}
+        _PUBLIC_DRAWS[key] = public_draw(path, assignment.seed)
     return _PUBLIC_DRAWS[key], path
+
+
+def public_draw(grading_inputs: Path, seed: int) -> dict[str, np.ndarray]:
+    """``make_inputs(np.random.default_rng(seed))`` of the file ``grading_inputs``, as arrays:
+    the inputs an instructor's run sees (``seed`` is the public ``[grading] seed``; ``build``
+    draws its pool from a secret instead)."""
+    spec = importlib.util.spec_from_file_location(f"_kit_inputs_{grading_inputs.parent.name}",
+                                                  grading_inputs)  # fmt: skip
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {k: np.asarray(v) for k, v in module.make_inputs(np.random.default_rng(seed)).items()}
 
 
 def _preview(name: str, array: np.ndarray, rtol: float, atol: float) -> str:
