@@ -1,7 +1,8 @@
 """``python -m autograder``: a thin layer over the Python API (parse, build one call, run it).
 
-Exit codes: 0 done; 1 graded but not full marks (``verify``: a check failed); 2 bad usage or
-configuration; 3 the bundle is missing or the source fails its own tests.
+Exit codes: 0 done; 1 graded but not full marks (``verify``: a check failed; ``lint``:
+findings); 2 bad usage or configuration; 3 the bundle is missing or the source fails its own
+tests.
 """
 
 from __future__ import annotations

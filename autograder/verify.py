@@ -19,6 +19,7 @@ import nbformat
 
 from autograder import pipeline
 from autograder.config import Assignment
+from autograder.lint import lint
 
 __all__ = ["generate_release", "leaked_lines", "release_differences", "verify"]
 
@@ -111,8 +112,6 @@ def verify(assignment: Assignment, *, device: str = "auto", isolate: bool | None
         print(f"[{'ok' if passed else 'FAIL'}] {what}")
         for line in list(details)[:20]:
             print(f"       {line}")
-
-    from autograder.lint import lint
 
     findings = lint(assignment)
     report(not findings, "lint finds nothing in the source, the config and the handout",
