@@ -140,10 +140,23 @@ def test_new_assignment_is_clean_from_the_command_line(tmp_path):
 @pytest.mark.slow
 def test_new_then_lint_then_verify(tmp_path):
     """Does `autograder new demo_x && autograder lint demo_x && autograder verify demo_x` pass
-    (the source gets full marks, the blank release zero)?"""
+    (the source gets full marks, the blank release zero), also after an edit saved the way
+    JupyterLab saves (a visible test added to the locked test cell, nbformat round trip)?"""
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
     env = {"KIT_BUNDLE_DIR": str(tmp_path / "bundles")}
-    for args in (("new", "demo_x"), ("lint", "demo_x"), ("verify", "demo_x", "--device", "cpu")):
+    run = _cli("new", "demo_x", "--root", str(tmp_path))
+    assert run.returncode == 0, run.stdout + run.stderr
+    source = tmp_path / "source" / "demo_x" / "demo_x.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    test = next(c for c in nb.cells if c.id == "test_scaled_softmax")
+    test.source = test.source.replace(
+        'print("scaled_softmax looks right.")',
+        "assert np.allclose(scaled_softmax(np.zeros((1, 4)), 2.0), 0.25)\n"
+        'print("scaled_softmax looks right.")',
+    )
+    nbformat.write(nb, source)
+    assert generate_release(tmp_path, "demo_x", tmp_path / "release") is None
+    for args in (("lint", "demo_x"), ("verify", "demo_x", "--device", "cpu")):
         run = _cli(*args, "--root", str(tmp_path), env=env, timeout=600)
         assert run.returncode == 0, f"{args}: {run.stdout[-4000:]}{run.stderr[-2000:]}"
     assert "FAIL" not in run.stdout and "[ok] the source gets full marks (2 of 2)" in run.stdout
