@@ -673,6 +673,7 @@ def grade(
     (``autograder.feedback``). ``autograder.guard.grade_to_file`` wraps this so that a failure
     still leaves a results file.
     """
+    from autograder.explain import performance_hint
     from autograder.feedback import feedback_notebook, write_feedback_page
     from autograder.report import results_json, write_atomic
 
@@ -733,6 +734,10 @@ def grade(
                     band, run.outputs or run.output_dir, bundle / "hidden" / "labels",
                     assignment.performance_visibility,
                 )  # fmt: skip
+                if outcome.score == 0 and (hint := performance_hint(
+                    run.executed, set(summary["tests"]), band.predictions, assignment.files,
+                )):  # fmt: skip
+                    outcome.output += f"\n{hint}"
                 outcomes.append(outcome)
                 if band.leaderboard and value is not None:
                     leaderboard.append({"name": band.leaderboard, "value": round(value, 4)})
