@@ -286,3 +286,42 @@ def test_a_page_that_cannot_be_rendered_is_replaced_by_a_short_one(tmp_path, bou
     assert reason in text and "results.json" in text
     assert active_content(text) == []
     assert [p.name for p in tmp_path.iterdir() if p.name != "page.html"] == []
+
+
+# ---------------------------------------------------------------------- per-test results
+def _results(*tests) -> dict:
+    """A results.json object with ``tests`` given as (name, score, max_score, output)."""
+    from autograder.report import results_json
+    from autograder.score import TestOutcome
+
+    outcomes = [TestOutcome(n, s, m, s >= m, o) for n, s, m, o in tests]
+    return results_json(outcomes, notices=[], execution_time=1.0)
+
+
+PERFORMANCE_LINE = (
+    "accuracy = 0.8123 on 10000 hidden images: 5.615 of 10 points (0 at 0.7, full at 0.9)."
+)
+
+Q2_MESSAGE = "The cell raised AssertionError: 1234567890123"
+
+
+def test_the_cli_summary_reads_partial_credit_as_partial_and_cuts_no_number():
+    """Does a partly earned item read 'part', and is no message cut in the middle of a number?"""
+    from autograder.report import summary_table
+
+    table = summary_table(
+        _results(
+            ("q1_tests", 2, 2, "Passed."),
+            ("Improved network: accuracy on the hidden test set", 5.615, 10, PERFORMANCE_LINE),
+            ("q2_tests", 0, 3, Q2_MESSAGE),
+        )
+    )
+    lines = table.splitlines()
+    assert lines[0].startswith("ok ")
+    assert lines[1].startswith("part")
+    assert lines[2].startswith("FAIL")
+    # A message is shown whole or cut between words (so never in the middle of a number).
+    for line, message in ((lines[1], PERFORMANCE_LINE), (lines[2], Q2_MESSAGE)):
+        shown = line[line.index(message[:20]) :].removesuffix(" …")
+        assert message.startswith(shown), line
+        assert shown == message or message[len(shown)] == " ", line
