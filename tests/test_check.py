@@ -221,3 +221,22 @@ def test_a_performance_item_without_an_earlier_error_has_no_hint(kit, tmp_path):
     item = next(t for t in results["tests"] if t["name"] == "Accuracy on the hidden set")
     assert item["score"] == 0  # class 0 for every image: far below zero_at
     assert "error earlier" not in item["output"]
+
+
+def test_the_feedback_page_says_per_test_what_happened_and_shows_no_grader_folder(kit, tmp_path):
+    """Does a graded page open with the results table, put each result at its cell, and hide
+    the grader's temporary folders (the injected parameters cell, printed paths)?"""
+    path = submission(kit, tmp_path / "sub", weights_width=3, q2="def scale(x, k):\n    return x")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_code_cell("print('my outputs are in', OUTPUT_DIR)"))
+    nbformat.write(nb, path)
+    graded = pipeline.grade(kit, path, device="cpu", feedback_dir=tmp_path / "fb")
+    page = graded.feedback[0].read_text()
+    assert "kit-work-" not in page and "kit-grade-" not in page and "/tmp/" not in page
+    assert "my outputs are in &lt;OUTPUT_DIR&gt;" in page
+    table = page[page.index('<table class="kit-results"') : page.index("</table>")]
+    for name in ("q1_tests", "q2_tests", "Accuracy on the hidden set"):
+        assert name in table
+    assert "q2_tests: failed, 0 of 3 points" in page
+    assert "Accuracy on the hidden set: failed, 0 of 4 points" in page
+    assert "do not fit Net as defined in the notebook" in page
