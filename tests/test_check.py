@@ -240,3 +240,44 @@ def test_the_feedback_page_says_per_test_what_happened_and_shows_no_grader_folde
     assert "q2_tests: failed, 0 of 3 points" in page
     assert "Accuracy on the hidden set: failed, 0 of 4 points" in page
     assert "do not fit Net as defined in the notebook" in page
+
+
+# ------------------------------------------------------------------------------ a2, whole
+@pytest.mark.slow
+def test_a2_weights_of_another_width_are_named_by_check_and_by_the_results(tmp_path, capsys):
+    """a2 with ImprovedNet's width changed after training: do check and results.json both say
+    that improved_net.pt does not fit ImprovedNet (not only "accuracy = 0.1071")?"""
+    from pathlib import Path
+
+    from autograder.check import check
+
+    root = Path(__file__).resolve().parents[1]
+    os.environ["KIT_BUNDLE_DIR"] = str(tmp_path / "bundles")
+    try:
+        assignment = load_assignment("a2_cnn_fashion", root)
+        pipeline.build(assignment, device="cpu")
+        folder = pipeline.write_submission(
+            assignment, tmp_path / "sub", assignment.source_dir, reference_files=True
+        )
+        path = folder / "a2_cnn_fashion.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                   == "improved_net"]  # fmt: skip
+        assert "width=24" in cell.source
+        cell.source = cell.source.replace("width=24", "width=16")
+        nbformat.write(nb, path)
+
+        results = pipeline.grade(assignment, folder, device="cpu").results
+        (item,) = [t for t in results["tests"] if t["name"].startswith("Improved network")]
+        assert item["score"] == 0
+        sentence = (
+            "The submitted weights improved_net.pt do not fit ImprovedNet as defined in the "
+            "notebook: size mismatch for"
+        )
+        assert sentence in item["output"]
+
+        assert check(path, root=root) == 1
+        out = capsys.readouterr().out
+        assert sentence in out and "Ready to submit." not in out
+    finally:
+        os.environ.pop("KIT_BUNDLE_DIR", None)
