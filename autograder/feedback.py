@@ -344,10 +344,10 @@ def feedback_notebook(
     folders named instead of shown (``grader_paths``, see :func:`hide_grader_paths`) and each
     test's result at the top and at its cell (``results``, see :func:`attach_results`)."""
     nb = hide_hidden_tests(bound_notebook(executed, bounds), release_sources, hidden_ids)
-    if grader_paths:
-        hide_grader_paths(nb, grader_paths)
     if results is not None:
         attach_results(nb, results, anchors or {})
+    if grader_paths:
+        hide_grader_paths(nb, grader_paths)
     return nb
 
 
@@ -374,8 +374,12 @@ def hide_grader_paths(nb: nbformat.NotebookNode, paths: dict[str, str]) -> nbfor
             text = text.replace(path, name)
         return text
 
+    for row in nb.metadata.get("kit_results", {}).get("rows", []):  # messages quote errors
+        row["message"] = clean(row["message"])
     for cell in nb.cells:
         cell.source = clean(cell.source)
+        for row in cell.metadata.get("kit_result", []):
+            row["message"] = clean(row["message"])
         for out in cell.get("outputs", []):
             if "text" in out:
                 out.text = clean(out.text)

@@ -229,6 +229,9 @@ def test_the_feedback_page_says_per_test_what_happened_and_shows_no_grader_folde
     path = submission(kit, tmp_path / "sub", weights_width=3, q2="def scale(x, k):\n    return x")
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(new_code_cell("print('my outputs are in', OUTPUT_DIR)"))
+    # An error whose message holds a grader path: shown in the cell's output, and the
+    # The performance item quotes it (the first error), so it is in the table.
+    nb.cells[3].source += "\nimport os\nopen(os.path.join(OUTPUT_DIR, 'missing.txt'))"
     nbformat.write(nb, path)
     graded = pipeline.grade(kit, path, device="cpu", feedback_dir=tmp_path / "fb")
     page = graded.feedback[0].read_text()
@@ -239,7 +242,8 @@ def test_the_feedback_page_says_per_test_what_happened_and_shows_no_grader_folde
         assert name in table
     assert "q2_tests: failed, 0 of 3 points" in page
     assert "Accuracy on the hidden set: failed, 0 of 4 points" in page
-    assert "do not fit Net as defined in the notebook" in page
+    assert "Error(s) in loading state_dict for Net" in page  # the traceback, at its cell
+    assert "raised FileNotFoundError" in table and "&lt;OUTPUT_DIR&gt;/missing.txt" in table
 
 
 # ------------------------------------------------------------------------------ a2, whole
