@@ -599,7 +599,9 @@ TEMPLATE = """\
 .kit-passed { background: #e6f4ea; } .kit-partial { background: #fff4d6; }
 .kit-failed { background: #fde7e7; }
 .kit-result { margin: 4px 0 12px 0; padding: 6px 10px; border-left: 4px solid #888; }
-.kit-result pre { white-space: pre-wrap; margin: 4px 0 0 0; }
+.kit-results td:nth-child(2), .kit-results th { white-space: nowrap; }
+.kit-results pre, .kit-result pre { white-space: pre-wrap; word-break: normal;
+  overflow-wrap: break-word; margin: 4px 0 0 0; }
 </style>
 <h2>Results</h2>
 <table class="kit-results">
