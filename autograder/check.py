@@ -1,23 +1,51 @@
 """``python -m autograder check <notebook>``: a student's own check before submitting.
 
-It needs no hidden data and shows no hidden test. It says whether the notebook will be accepted
-(its name, its protected cells, the files the assignment asks for) and runs the visible tests the
-way the grader will (``GRADING = True``: training cells are skipped, saved weights are loaded).
+It runs on the student's machine, without the grader's bundle: the release's own cells (visible
+tests only) go through ``autograder.pipeline.run_notebook``, the function ``grade`` runs, with
+``GRADING = True`` and the device ``grade`` would pick (``auto``). Where the assignment scores
+prediction files, the kernel gets a small stand-in set of images from the dataset's training
+split (the hidden set is the grader's), so the cell that writes predictions really runs.
+
+"Ready to submit." (exit 0) only when nothing below is found; otherwise a list and exit 1:
+
+- the notebook would not be accepted as is (its name, protected cells that were changed);
+- a file ``[assignment] files`` names is missing or over the size limit;
+- a visible test failed or did not run;
+- any other cell raised an error (e.g. submitted weights that do not fit the network:
+  :mod:`autograder.explain` says so in those words);
+- a written answer still holds "YOUR ANSWER HERE", or a code answer is still the stub;
+- a prediction file the grader scores was not written, or could not be read.
+
+What it cannot check, and says so: the hidden tests and the score on the hidden test set.
 """
 
 from __future__ import annotations
 
+import contextlib
+import secrets
+import shutil
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-from autograder.assemble import assemble, grade_id, is_autograded_test
+from autograder.assemble import grade_id, is_autograded_test
 from autograder.config import Assignment, load_assignment
+from autograder.explain import describe_error, raised_errors
 from autograder.intake import read_submission
-from autograder.pipeline import describe_failure
 
-__all__ = ["check", "find_assignment"]
+__all__ = ["check", "find_assignment", "unanswered"]
+
+#: nbgrader's placeholders in a released answer cell (its ``ClearSolutions`` defaults).
+WRITTEN_PLACEHOLDER = "YOUR ANSWER HERE"
+CODE_PLACEHOLDER = "YOUR CODE HERE"
+CODE_STUB = "raise NotImplementedError"
+#: Stand-in images the prediction cell runs on under ``check`` (enough to exercise it, quick).
+STAND_IN_IMAGES = 100
+NOT_CHECKED = (
+    "Not checked here: the hidden tests (they run only when your notebook is graded) and the "
+    "score on the hidden test set. Passing the visible tests is a good sign, not a promise."
+)
 
 
 def find_assignment(notebook: Path, root: Path | None) -> Assignment | None:
@@ -30,9 +58,82 @@ def find_assignment(notebook: Path, root: Path | None) -> Assignment | None:
     return None
 
 
-def check(notebook: Path, *, root: Path | None = None) -> int:
-    """Print what the grader will think of ``notebook``; 0 when it will be accepted as is."""
-    from autograder.execute import execute_notebook
+def unanswered(notebook: nbformat.NotebookNode) -> list[str]:
+    """Answer cells still as released: a written answer holding "YOUR ANSWER HERE", or a code
+    answer that still has "YOUR CODE HERE" and raises NotImplementedError."""
+    found = []
+    for cell in notebook.cells:
+        nbg = cell.get("metadata", {}).get("nbgrader", {})
+        if not nbg.get("solution"):
+            continue
+        gid = nbg.get("grade_id", "?")
+        if cell.cell_type == "markdown" and WRITTEN_PLACEHOLDER in cell.source:
+            found.append(f"The written answer '{gid}' still says \"{WRITTEN_PLACEHOLDER}\". "
+                         "Write your answer in that cell.")  # fmt: skip
+        elif (
+            cell.cell_type == "code"
+            and CODE_PLACEHOLDER in cell.source
+            and (CODE_STUB in cell.source)
+        ):
+            found.append(f"The answer cell '{gid}' is still the stub (it raises "
+                         "NotImplementedError). Write the code it asks for.")  # fmt: skip
+    return found
+
+
+def _submitted_files(assignment: Assignment, folder: Path) -> list[str]:
+    problems = []
+    limit_mb = assignment.limits.max_submitted_file_mb
+    for file in assignment.files:
+        if not (folder / file).is_file():
+            problems.append(f"{file} is missing: put it next to the notebook and submit it too.")
+        elif (size := (folder / file).stat().st_size) > limit_mb * 2**20:
+            problems.append(f"{file} is {size / 2**20:.0f} MB; the grader takes files up to "
+                            f"{limit_mb} MB. Save a smaller model and submit that.")  # fmt: skip
+    return problems
+
+
+def _handout_bundle(assignment: Assignment, name: str, folder: Path) -> list[str]:
+    """What ``run_notebook`` reads from a bundle, made from the handout alone: the release as
+    both source and release (no hidden tests), and a stand-in image set from the training split
+    when the assignment scores prediction files. Returns notes for the student."""
+    for kind in ("source", "release"):
+        (folder / kind).mkdir(parents=True)
+        shutil.copy2(assignment.release_dir / name, folder / kind / name)
+    if not (assignment.performance and assignment.hidden_data):
+        return []
+    from helpers.data.hidden import prepare_hidden_split
+
+    spec = {k: v for k, v in assignment.hidden_data.items()
+            if k in ("dataset", "root", "task", "difficult", "superclasses")}  # fmt: skip
+    if "root" in spec:
+        spec["root"] = assignment.root / spec["root"]
+    try:
+        prepare_hidden_split(
+            spec.pop("dataset"), folder / "hidden" / "inputs", folder / "hidden" / "labels",
+            split="train", limit=STAND_IN_IMAGES, seed=secrets.randbits(32), **spec,
+        )  # fmt: skip
+    except Exception as error:  # missing data is the student's to fix, not a crash of check
+        why = f"{type(error).__name__}: {error}"
+        return [f"The training images to test your prediction cell on could not be read ({why}); "
+                "the prediction cell was not checked."]  # fmt: skip
+    return []
+
+
+def _predictions(assignment: Assignment, run, labels: Path) -> list[str]:
+    """A sentence for each prediction file that was not written or cannot be read."""
+    from autograder.score import score_performance
+
+    problems = []
+    for band in assignment.performance:
+        outcome, _ = score_performance(band, run.outputs or run.output_dir, labels, "visible")
+        if outcome.score == 0 and not outcome.output.startswith(band.metric):
+            problems.append(f"Prediction file: {outcome.output}")
+    return problems
+
+
+def check(notebook: Path, *, root: Path | None = None, device: str = "auto") -> int:
+    """Print what the grader will think of ``notebook``; 0 when it is ready to submit."""
+    from autograder import pipeline
 
     notebook = Path(notebook)
     assignment = find_assignment(notebook, root)
@@ -43,50 +144,61 @@ def check(notebook: Path, *, root: Path | None = None) -> int:
         )
         return 1
     name = notebook.name
-    release = nbformat.read(assignment.release_dir / name, as_version=4)
     intake = read_submission(notebook, name)
     problems = list(intake.notes)
     if intake.notebook is None:
         print("\n".join(problems))
         return 1
-    assembled = assemble(release, release, intake.notebook)
-    problems += assembled.repairs
-    limit_mb = assignment.limits.max_submitted_file_mb
-    for file in assignment.files:
-        if not (notebook.parent / file).is_file():
-            problems.append(f"{file} is missing: put it next to the notebook and submit it too.")
-        elif (size := (notebook.parent / file).stat().st_size) > limit_mb * 2**20:
-            problems.append(f"{file} is {size / 2**20:.0f} MB; the grader takes files up to "
-                            f"{limit_mb} MB. Save a smaller model and submit that.")  # fmt: skip
+    problems += unanswered(intake.notebook)
+    problems += _submitted_files(assignment, notebook.parent)
+    device = pipeline.resolve_device(device)
 
-    tests = [i for i, c in enumerate(assembled.notebook.cells) if is_autograded_test(c)]
-    print(f"Running {name} as the grader will (visible tests only; this can take a while)...")
-    with tempfile.TemporaryDirectory() as tmp:
-        for file in assignment.files:
-            if (notebook.parent / file).is_file():
-                (Path(tmp) / file).write_bytes((notebook.parent / file).read_bytes())
-        result = execute_notebook(
-            assembled.notebook,
-            workdir=Path(tmp),
-            parameters={"GRADING": True, "DEVICE": "cpu", "DATA_DIR": None,
-                        "OUTPUT_DIR": str(Path(tmp) / "outputs"), "SEED": assignment.seed},
-            limits=assignment.limits,
-            kernel_env={"KIT_GRADING": "1", "MPLBACKEND": "Agg"},
-            isolate=False,
+    print(f"Running {name} as the grader will (GRADING = True, device {device}), with the "
+          "visible tests only; this can take a while...")  # fmt: skip
+    folder = Path(tempfile.mkdtemp(prefix="kit-check-"))
+    runs = contextlib.ExitStack()
+    try:
+        folder.chmod(0o700)
+        bundle, private = folder / "handout", folder / "private"
+        private.mkdir(mode=0o700)
+        notes = _handout_bundle(assignment, name, bundle)
+        run, repairs = pipeline.run_notebook(
+            assignment, bundle, name, intake.notebook, notebook.parent,
+            device=device, isolate=None, private=private,
         )  # fmt: skip
-    executed = result.notebook
-    for cell_index in tests:
-        # papermill inserted its parameters cell, so find the cell again by its grade_id.
-        gid = grade_id(assembled.notebook.cells[cell_index])
-        index = next(i for i, c in enumerate(executed.cells) if grade_id(c) == gid)
-        if index in result.not_run:
-            print(f"  not run  {gid}: {result.not_run[index]}")
-        elif index in result.failures:
-            print(f"  FAILED   {gid}: {describe_failure(result.failures[index])}")
-        else:
-            print(f"  ran      {gid} (hidden tests will run too when graded)")
+        runs.callback(run.discard)
+        problems += repairs + notes
+        tests = [grade_id(c) for c in run.executed.cells if is_autograded_test(c)]
+        for gid in tests:
+            if gid in run.not_run:
+                print(f"  not run  {gid}: {run.not_run[gid]}")
+                problems.append(f"The test '{gid}' did not run: {run.not_run[gid]}")
+            elif gid in run.errors:
+                why = run.errors[gid].removeprefix("The cell ").rstrip(": ")
+                print(f"  FAILED   {gid}: {why}")
+                problems.append(f"The visible test '{gid}' failed. Fix the code it tests.")
+            else:
+                print(f"  passed   {gid} (its visible checks; hidden tests run when graded)")
+        problems += [describe_error(e, assignment.files)
+                     for e in raised_errors(run.executed, set(tests))]  # fmt: skip
+        if (bundle / "hidden" / "labels").is_dir():
+            problems += _predictions(assignment, run, bundle / "hidden" / "labels")
+        # The grader's own notes (e.g. "Grader: isolation is off") describe the grading
+        # machine, not the student's work; files are reported above from the student's folder.
+        problems += [
+            n for n in run.notices
+            if not n.startswith("Grader:") and "was not in the submission" not in n
+        ]  # fmt: skip
+    finally:
+        runs.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    problems = list(dict.fromkeys(problems))  # one line per problem, in the order found
     for line in problems:
-        print(f"  note: {line}")
-    accepted = not problems
-    print("Ready to submit." if accepted else "Fix the notes above before submitting.")
-    return 0 if accepted else 1
+        print(f"  - {line}")
+    print(NOT_CHECKED)
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        print(f"Not ready: fix the {count} above, then run check again.")
+        return 1
+    print("Ready to submit.")
+    return 0

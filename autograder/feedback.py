@@ -42,9 +42,12 @@ __all__ = [
     "Bounds",
     "PageOutcome",
     "RenderLimits",
+    "attach_results",
     "bound_notebook",
     "feedback_notebook",
+    "hide_grader_paths",
     "hide_hidden_tests",
+    "maths_to_mathml",
     "render_page",
     "sanitise_html",
     "unrendered_page",
@@ -328,10 +331,118 @@ def hide_hidden_tests(
 
 
 def feedback_notebook(
-    executed: dict, release_sources: dict[str, str], hidden_ids: set[str], bounds: Bounds = Bounds()
+    executed: dict,
+    release_sources: dict[str, str],
+    hidden_ids: set[str],
+    bounds: Bounds = Bounds(),
+    *,
+    results: list | None = None,
+    anchors: dict[str, str] | None = None,
+    grader_paths: dict[str, str] | None = None,
 ) -> nbformat.NotebookNode:
-    """What a feedback page shows of ``executed``: bounded, hidden tests replaced."""
-    return hide_hidden_tests(bound_notebook(executed, bounds), release_sources, hidden_ids)
+    """What a feedback page shows of ``executed``: bounded, hidden tests replaced, the grader's
+    folders named instead of shown (``grader_paths``, see :func:`hide_grader_paths`) and each
+    test's result at the top and at its cell (``results``, see :func:`attach_results`)."""
+    nb = hide_hidden_tests(bound_notebook(executed, bounds), release_sources, hidden_ids)
+    if results is not None:
+        attach_results(nb, results, anchors or {})
+    if grader_paths:
+        hide_grader_paths(nb, grader_paths)
+    return nb
+
+
+# ------------------------------------------------------------------------- per-test results
+#: Characters of one test's message a page shows (results.json keeps up to 8,000).
+MAX_RESULT_CHARS = 4_000
+
+
+def hide_grader_paths(nb: nbformat.NotebookNode, paths: dict[str, str]) -> nbformat.NotebookNode:
+    """Replace each of the grader's folders (keys, e.g. the run's OUTPUT_DIR under
+    ``/tmp/kit-work-...``) by its name for the student (values, e.g. ``<OUTPUT_DIR>``) in every
+    source and text output of ``nb`` (bounded: linear in what the page shows); changes ``nb``.
+
+    The injected parameters cell otherwise shows where the grader works, which means nothing to
+    a student and tells their next submission where to look. Longer paths go first, so a folder
+    inside another gets its own name.
+    """
+    ordered = sorted(paths.items(), key=lambda item: -len(item[0]))
+
+    def clean(text):
+        if not isinstance(text, str):
+            return text
+        for path, name in ordered:
+            text = text.replace(path, name)
+        return text
+
+    for row in nb.metadata.get("kit_results", {}).get("rows", []):  # messages quote errors
+        row["message"] = clean(row["message"])
+    for cell in nb.cells:
+        cell.source = clean(cell.source)
+        for row in cell.metadata.get("kit_result", []):
+            row["message"] = clean(row["message"])
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out.text = clean(out.text)
+            if "data" in out:
+                out.data = {k: clean(v) for k, v in out.data.items()}
+            if "traceback" in out:
+                out.traceback = [clean(line) for line in out.traceback]
+            if "evalue" in out:
+                out.evalue = clean(out.evalue)
+    return nb
+
+
+def _status(outcome) -> str:
+    """'passed', 'partial' (some points: a performance band) or 'failed'."""
+    if outcome.passed:
+        return "passed"
+    return "partial" if 0 < outcome.score < outcome.max_score else "failed"
+
+
+def attach_results(
+    nb: nbformat.NotebookNode, results: list, anchors: dict[str, str]
+) -> nbformat.NotebookNode:
+    """Put each test's result into ``nb``: all of them in ``nb.metadata`` (the page's summary
+    table) and each at its cell (``cell.metadata.kit_result``), shown after the cell's output.
+
+    Args:
+        results: the outcomes of this notebook (``autograder.score.TestOutcome``: name, score,
+            max_score, passed, output, visibility); those with visibility ``hidden`` are left
+            out, as Gradescope hides them from students.
+        anchors: for results that are not a cell of their own (performance items), a text
+            that the source of their cell holds (the prediction file's name).
+
+    A test cell is found by its grade_id (its result's name); a result without a cell is shown
+    in the table only.
+    """
+    rows = []
+    for outcome in results:
+        if getattr(outcome, "visibility", "visible") == "hidden":
+            continue
+        rows.append({
+            "name": str(outcome.name),
+            "score": f"{outcome.score:g}",
+            "max_score": f"{outcome.max_score:g}",
+            "status": _status(outcome),
+            "message": _cut(str(outcome.output), MAX_RESULT_CHARS),
+        })  # fmt: skip
+    by_name = {row["name"]: row for row in rows}
+    placed: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        gid = cell.get("metadata", {}).get("kit", {}).get("grade_id")
+        names = [gid] if gid in by_name else []
+        names += [n for n, text in anchors.items()
+                  if n in by_name and n not in placed and text and text in cell.source]  # fmt: skip
+        found = [by_name[n] for n in names if n not in placed]
+        if found:
+            cell.metadata["kit_result"] = found
+            placed.update(r["name"] for r in found)
+    total = sum(float(r["score"]) for r in rows)
+    possible = sum(float(r["max_score"]) for r in rows)
+    nb.metadata["kit_results"] = {"rows": rows, "total": f"{total:g}", "possible": f"{possible:g}"}
+    return nb
 
 
 # ------------------------------------------------------------------------------------- render
@@ -349,6 +460,8 @@ _IMAGE_DATA_URL = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=]*"
 
 def _allowed_attribute(tag: str, name: str, value: str) -> bool:
     """bleach's attribute filter: no handlers, links to the web or the page, images inline."""
+    if tag in MATHML_TAGS:  # the maths rendered at render time (see maths_to_mathml)
+        return name in MATHML_ATTRIBUTES
     if name in _PLAIN_ATTRIBUTES:
         return True
     if tag == "a" and name == "href":
@@ -372,10 +485,88 @@ def sanitise_html(fragment: str) -> str:
         import bleach  # nbconvert's own sanitiser (its SanitizeHTML and clean_html use it)
 
         _cleaner = bleach.Cleaner(
-            tags=ALLOWED_TAGS, attributes=_allowed_attribute,
+            tags=ALLOWED_TAGS | MATHML_TAGS, attributes=_allowed_attribute,
             protocols={"http", "https", "mailto", "data"}, strip=False, strip_comments=True,
         )  # fmt: skip
     return _cleaner.clean(str(fragment))
+
+
+# --------------------------------------------------------------------------------------- maths
+#: The MathML elements latex2mathml writes. Kept apart from ALLOWED_TAGS: only maths uses them.
+MATHML_TAGS = frozenset({
+    "math", "menclose", "mfrac", "mi", "mn", "mo", "mover", "mpadded", "mphantom", "mroot",
+    "mrow", "mspace", "msqrt", "mstyle", "msub", "msubsup", "msup", "mtable", "mtd", "mtext",
+    "mtr", "munder", "munderover",
+})  # fmt: skip
+#: Their presentation attributes; not ``href`` (a link on any MathML element in Firefox) nor
+#: ``style``, which latex2mathml writes for a few commands only (e.g. ``\href``, ``\color``).
+MATHML_ATTRIBUTES = frozenset({
+    "accent", "columnalign", "columnlines", "columnspacing", "depth", "display", "displaystyle",
+    "fence", "form", "height", "largeop", "linethickness", "lspace", "mathbackground",
+    "mathcolor", "mathsize", "mathvariant", "maxsize", "minsize", "movablelimits", "notation",
+    "rowlines", "rowspacing", "rspace", "scriptlevel", "separator", "stretchy", "voffset",
+    "width",
+})  # fmt: skip
+MAX_FORMULA_CHARS = 2_000
+#: Formulas one page renders (about 1 ms each with the page around them: 100,000 took 50 s);
+#: the rest stay as written. a1's source notebook, the kit's most mathematical, has 29.
+MAX_FORMULAS_PER_PAGE = 2_000
+#: ``$$...$$`` (display) or ``$...$`` (inline: no space just inside the dollars, no digit just
+#: after the closing one, so "costs 5$ or 6$" stays text), as MathJax reads them in notebooks.
+_MATHS = re.compile(
+    r"\$\$(?P<display>[^$]+?)\$\$|(?<![\\$])\$(?P<inline>[^\s$](?:[^$]*?[^\s$\\])?)\$(?!\d)"
+)
+#: Markup that is not text to look for maths in: tags, and code (where "$" is code).
+_NOT_TEXT = re.compile(r"<(pre|code)\b.*?</\1\s*>|<[^>]*>", re.DOTALL | re.IGNORECASE)
+
+
+class _FormulaBudget:
+    """Formulas a page may still render (one per call of ``take``)."""
+
+    def __init__(self, left: int = MAX_FORMULAS_PER_PAGE) -> None:
+        self.left = left
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _formula(match: re.Match, budget: _FormulaBudget) -> str:
+    """One ``$...$`` or ``$$...$$`` as MathML, or as it was when latex2mathml cannot read it."""
+    latex = match["display"] if match["display"] is not None else match["inline"]
+    if len(latex) > MAX_FORMULA_CHARS or not budget.take():
+        return match[0]
+    try:
+        from latex2mathml.converter import convert
+
+        display = "block" if match["display"] is not None else "inline"
+        return convert(html.unescape(latex), display=display)
+    except Exception:  # hostile or unusual LaTeX (deep nesting, unknown commands): shown raw
+        return match[0]
+
+
+def maths_to_mathml(fragment: str, budget: _FormulaBudget | None = None) -> str:
+    """HTML from nbconvert's markdown with its ``$...$`` maths turned into MathML, so that a
+    page shows maths without MathJax (a script, and from a CDN: the page runs neither).
+
+    The result still goes through :func:`sanitise_html` (latex2mathml copies ``\\text{...}``
+    into the markup as it is).
+
+    >>> maths_to_mathml("<p>$x^2$ and <code>$y$</code></p>")  # doctest: +ELLIPSIS
+    '<p><math ...><mrow><msup><mi>x</mi><mn>2</mn></msup></mrow></math> and <code>$y$</code></p>'
+    """
+    budget = budget or _FormulaBudget()
+
+    def formula(match: re.Match) -> str:
+        return _formula(match, budget)
+
+    pieces, start = [], 0
+    for markup in _NOT_TEXT.finditer(fragment):
+        pieces.append(_MATHS.sub(formula, fragment[start : markup.start()]))
+        pieces.append(markup[0])
+        start = markup.end()
+    pieces.append(_MATHS.sub(formula, fragment[start:]))
+    return "".join(pieces)
 
 
 TEMPLATE = """\
@@ -398,6 +589,43 @@ TEMPLATE = """\
 {{ super() }}
 {%- endif -%}
 {%- endblock markdowncell -%}
+{%- block body_header -%}
+{{ super() }}
+{%- if nb.metadata.kit_results -%}
+<style>
+.kit-results { border-collapse: collapse; margin: 1em 0 2em 0; }
+.kit-results th, .kit-results td { border: 1px solid #ccc; padding: 4px 8px; text-align: left;
+  vertical-align: top; }
+.kit-passed { background: #e6f4ea; } .kit-partial { background: #fff4d6; }
+.kit-failed { background: #fde7e7; }
+.kit-result { margin: 4px 0 12px 0; padding: 6px 10px; border-left: 4px solid #888; }
+.kit-results td:nth-child(2), .kit-results th { white-space: nowrap; }
+.kit-results pre, .kit-result pre { white-space: pre-wrap; word-break: normal;
+  overflow-wrap: break-word; margin: 4px 0 0 0; }
+</style>
+<h2>Results</h2>
+<table class="kit-results">
+<tr><th>Test</th><th>Points</th><th>Result</th><th>Message</th></tr>
+{%- for row in nb.metadata.kit_results.rows %}
+<tr class="kit-{{ row.status }}"><td>{{ row.name | escape_html }}</td>
+<td>{{ row.score }} / {{ row.max_score }}</td><td>{{ row.status }}</td>
+<td><pre>{{ row.message | escape_html }}</pre></td></tr>
+{%- endfor %}
+{%- set totals = nb.metadata.kit_results -%}
+<tr><th>Total</th><th>{{ totals.total }} / {{ totals.possible }}</th><th></th><th></th></tr>
+</table>
+<p>Each test's result is also shown below the cell it belongs to.</p>
+{%- endif -%}
+{%- endblock body_header -%}
+{%- block codecell scoped -%}
+{{ super() }}
+{%- for row in cell.metadata.kit_result %}
+<div class="kit-result kit-{{ row.status }}">
+<strong>{{ row.name | escape_html }}: {{ row.status }},
+{{- " " ~ row.score }} of {{ row.max_score }} points</strong>
+<pre>{{ row.message | escape_html }}</pre></div>
+{%- endfor %}
+{%- endblock codecell -%}
 {%- block data_html scoped -%}
 <div class="output_html rendered_html output_subarea {{ extra_class }}">
 {{ output.data['text/html'] | clean_html }}
@@ -414,7 +642,14 @@ def render_page(nb: nbformat.NotebookNode, title: str = "Feedback") -> str:
     import jinja2
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(
+    formulas = _FormulaBudget()
+
+    class _Exporter(HTMLExporter):
+        @jinja2.pass_context
+        def markdown2html(self, context, source):
+            return maths_to_mathml(super().markdown2html(context, source), formulas)
+
+    exporter = _Exporter(
         template_name="classic",
         template_file="kit_feedback.html.j2",
         extra_loaders=[jinja2.DictLoader({"kit_feedback.html.j2": TEMPLATE})],

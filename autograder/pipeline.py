@@ -673,6 +673,7 @@ def grade(
     (``autograder.feedback``). ``autograder.guard.grade_to_file`` wraps this so that a failure
     still leaves a results file.
     """
+    from autograder.explain import performance_hint
     from autograder.feedback import feedback_notebook, write_feedback_page
     from autograder.report import results_json, write_atomic
 
@@ -707,6 +708,7 @@ def grade(
     runs = contextlib.ExitStack()  # each run's work folder goes, whatever happens
     try:
         for name in assignment.notebooks:
+            first_outcome = len(outcomes)  # this notebook's outcomes go on its feedback page
             ids = {gid for gid, t in summary["tests"].items() if t["notebook"] == name}
             intake = read_submission(submission, name, ids)
             run, repairs = run_notebook(
@@ -733,6 +735,10 @@ def grade(
                     band, run.outputs or run.output_dir, bundle / "hidden" / "labels",
                     assignment.performance_visibility,
                 )  # fmt: skip
+                if outcome.score == 0 and (hint := performance_hint(
+                    run.executed, set(summary["tests"]), band.predictions, assignment.files,
+                )):  # fmt: skip
+                    outcome.output += f"\n{hint}"
                 outcomes.append(outcome)
                 if band.leaderboard and value is not None:
                     leaderboard.append({"name": band.leaderboard, "value": round(value, 4)})
@@ -742,7 +748,16 @@ def grade(
                 release_sources = {grade_id(c): c.source for c in release.cells if grade_id(c)}
                 hidden = {gid for gid, t in summary["tests"].items() if t["hidden"]}
                 page = Path(feedback_dir) / f"{Path(name).stem}.html"
-                to_render.append((page, feedback_notebook(run.executed, release_sources, hidden)))
+                work = run.workdir  # the grader's folders, named for the student
+                named = {str(run.output_dir): "<OUTPUT_DIR>", str(work / DATA): "<DATA_DIR>",
+                         str(work / STUDENT): "<your submission folder>",
+                         str(work.parent): "<grading folder>",
+                         str(private): "<grading folder>"}  # fmt: skip
+                to_render.append((page, feedback_notebook(
+                    run.executed, release_sources, hidden, results=outcomes[first_outcome:],
+                    anchors={band.name: band.predictions for band in assignment.performance},
+                    grader_paths=named,
+                )))  # fmt: skip
             runs.close()
         graded.results = results_json(
             outcomes, notices=notices, execution_time=time.monotonic() - started,

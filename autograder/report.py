@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autograder.score import TestOutcome
 
-__all__ = ["results_json", "summary_table", "write_atomic"]
+__all__ = ["results_json", "shorten", "status_word", "summary_table", "write_atomic"]
 
 MAX_TEST_OUTPUT = 8_000
 MAX_TOP_OUTPUT = 20_000
@@ -86,16 +86,50 @@ def write_atomic(path: Path, data: dict) -> None:
         raise
 
 
+#: Characters of a message's first line the terminal summary shows.
+SUMMARY_MESSAGE_CHARS = 72
+
+
+def status_word(test: dict) -> str:
+    """'passed', 'partial' (some of the points) or 'failed', from a results.json test.
+
+    Gradescope's schema knows only passed and failed, so partial credit is read from the score.
+
+    >>> status_word({"status": "failed", "score": 5.6, "max_score": 10})
+    'partial'
+    """
+    if test["status"] == "passed":
+        return "passed"
+    return "partial" if 0 < test["score"] < test["max_score"] else "failed"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a space to at most ``limit`` characters plus " …", so that no number or
+    word is cut in two (a single word longer than ``limit`` is kept whole).
+
+    >>> shorten("accuracy = 0.8123 on 10000 images", 20)
+    'accuracy = 0.8123 on …'
+    """
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit + 1)
+    if cut <= 0:
+        cut = text.find(" ") if text.find(" ") > 0 else len(text)
+    return text[:cut].rstrip() + " …" if cut < len(text) else text
+
+
 def summary_table(results: dict) -> str:
-    """A short per-test summary for the terminal."""
+    """A short per-test summary for the terminal: ok / part / FAIL, points, the message's first
+    line (cut between words)."""
+    marks = {"passed": "ok  ", "partial": "part", "failed": "FAIL"}
     lines = []
     width = max([len(t["name"]) for t in results["tests"]] + [4])
     for t in results["tests"]:
-        mark = "ok  " if t["status"] == "passed" else "FAIL"
         first = t["output"].splitlines()[0] if t["output"] else ""
         lines.append(
-            f"{mark} {t['name']:<{width}} {t['score']:>6g} / {t['max_score']:<6g} {first[:70]}"
+            f"{marks[status_word(t)]} {t['name']:<{width}} {t['score']:>6g} / "
+            f"{t['max_score']:<6g} {shorten(first, SUMMARY_MESSAGE_CHARS)}".rstrip()
         )
     possible = sum(t["max_score"] for t in results["tests"])
-    lines.append(f"{'':5}{'total':<{width}} {results['score']:>6g} / {possible:<6g}")
+    lines.append(f"{'':5}{'total':<{width}} {results['score']:>6g} / {possible:<6g}".rstrip())
     return "\n".join(lines)

@@ -271,7 +271,7 @@ def test_check_tells_a_student_what_the_grader_will_think(kit, tmp_path, capsys)
     good = toy.student(tmp_path / "good" / "toy.ipynb", **SOLVED)
     assert check(good, root=assignment.root) == 0
     out = capsys.readouterr().out
-    assert "ran      q1_tests" in out and "Ready to submit." in out
+    assert "passed   q1_tests" in out and "Ready to submit." in out
     bad = toy.student(tmp_path / "bad" / "toy.ipynb", q1=SOLVED["q1"])
     nb = nbformat.read(bad, as_version=4)
     nb.cells[4].source += "\nprint('changed')"

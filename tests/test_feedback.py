@@ -286,3 +286,135 @@ def test_a_page_that_cannot_be_rendered_is_replaced_by_a_short_one(tmp_path, bou
     assert reason in text and "results.json" in text
     assert active_content(text) == []
     assert [p.name for p in tmp_path.iterdir() if p.name != "page.html"] == []
+
+
+# ---------------------------------------------------------------------- per-test results
+def _results(*tests) -> dict:
+    """A results.json object with ``tests`` given as (name, score, max_score, output)."""
+    from autograder.report import results_json
+    from autograder.score import TestOutcome
+
+    outcomes = [TestOutcome(n, s, m, s >= m, o) for n, s, m, o in tests]
+    return results_json(outcomes, notices=[], execution_time=1.0)
+
+
+PERFORMANCE_LINE = (
+    "accuracy = 0.8123 on 10000 hidden images: 5.615 of 10 points (0 at 0.7, full at 0.9)."
+)
+
+Q2_MESSAGE = "The cell raised AssertionError: 1234567890123"
+
+
+def test_the_cli_summary_reads_partial_credit_as_partial_and_cuts_no_number():
+    """Does a partly earned item read 'part', and is no message cut in the middle of a number?"""
+    from autograder.report import summary_table
+
+    table = summary_table(
+        _results(
+            ("q1_tests", 2, 2, "Passed."),
+            ("Improved network: accuracy on the hidden test set", 5.615, 10, PERFORMANCE_LINE),
+            ("q2_tests", 0, 3, Q2_MESSAGE),
+        )
+    )
+    lines = table.splitlines()
+    assert lines[0].startswith("ok ")
+    assert lines[1].startswith("part")
+    assert lines[2].startswith("FAIL")
+    # A message is shown whole or cut between words (so never in the middle of a number).
+    for line, message in ((lines[1], PERFORMANCE_LINE), (lines[2], Q2_MESSAGE)):
+        shown = line[line.index(message[:20]) :].removesuffix(" …")
+        assert message.startswith(shown), line
+        assert shown == message or message[len(shown)] == " ", line
+
+
+def _outcome(name, score, max_score, output, visibility="visible"):
+    from autograder.score import TestOutcome
+
+    return TestOutcome(name, score, max_score, score >= max_score, output, visibility)
+
+
+def _graded_notebook():
+    test = new_code_cell("assert add(1, 2) == 3", execution_count=2)
+    test.metadata["kit"] = {"grade_id": "q1_tests"}
+    predict = new_code_cell('save_predictions(OUTPUT_DIR + "/p.csv", ids, labels)')
+    return notebook_with(new_code_cell("def add(a, b):\n    return a + b"), test, predict)
+
+
+def test_the_page_has_a_summary_table_and_each_result_at_its_cell():
+    """Does the page say per test what happened: at the top, and below the test's cell?"""
+    results = [
+        _outcome("q1_tests", 2, 2, "Passed."),
+        _outcome("Accuracy", 5.615, 10, PERFORMANCE_LINE),
+        _outcome("q2_tests", 0, 3, "The cell raised ValueError: <script>alert(1)</script>"),
+        _outcome("secret_tests", 0, 1, "not for students", visibility="hidden"),
+    ]
+    nb = feedback.feedback_notebook(_graded_notebook(), {}, set(), results=results,
+                                    anchors={"Accuracy": "p.csv"})  # fmt: skip
+    page = feedback.render_page(nb)
+    assert active_content(page) == []
+    table = page[page.index("<table") : page.index("</table>")]
+    assert "q1_tests" in table and "2 / 2" in table and ">passed<" in table
+    assert "5.615 / 10" in table and ">partial<" in table  # partial credit is not "failed"
+    assert "q2_tests" in table and "&lt;script&gt;" in table
+    assert "secret_tests" not in page
+    # Each result follows its own cell's source: the test's after the assert, the performance
+    # item's after the cell that writes p.csv.
+    assert page.index("assert") < page.index("q1_tests: passed, 2 of 2 points")
+    assert page.index("p.csv") < page.index("Accuracy: partial, 5.615 of 10 points")
+    assert page.index("q1_tests: passed") < page.index("p.csv")
+
+
+def test_the_page_shows_no_grader_folder():
+    """Does the injected parameters cell (and any output) name OUTPUT_DIR instead of its path?"""
+    work = "/tmp/kit-work-abc123/work"
+    params = new_code_cell(
+        f'GRADING = True\nOUTPUT_DIR = "{work}/outputs"\nDATA_DIR = "{work}/data"'
+    )
+    printed = code_with(new_output("stream", name="stdout", text=f"Wrote {work}/outputs/p.csv\n"))
+    nb = feedback.feedback_notebook(
+        notebook_with(params, printed), {}, set(),
+        grader_paths={f"{work}/outputs": "<OUTPUT_DIR>", f"{work}/data": "<DATA_DIR>",
+                      work: "<grading folder>"},
+    )  # fmt: skip
+    page = feedback.render_page(nb)
+    assert "kit-work-" not in page
+    assert "&lt;OUTPUT_DIR&gt;/p.csv" in page
+
+
+def test_maths_is_rendered_as_mathml_without_a_network():
+    """Is $...$ maths rendered at render time (MathML), not left raw for a CDN's MathJax?"""
+    nb = notebook_with(
+        new_markdown_cell(r"The loss $L = \frac{1}{N}\sum_i \ell_i$ and $$a < b$$; costs 5$."),
+        code_with(display({"text/markdown": r"Accuracy $\approx 0.9$"})),
+    )
+    page = render(nb)
+    assert active_content(page) == []
+    assert page.count("<math") == 3
+    assert "<mfrac>" in page and "$L =" not in page and "$$" not in page
+    assert "costs 5$." in page  # a lone dollar is no maths
+
+
+@pytest.mark.parametrize(
+    "latex",
+    [
+        r"\text{<script>alert(1)</script>}",
+        r"\href{javascript:alert(1)}{click}",
+        r"\text{<img src=x onerror=alert(1)>}",
+        r"{" * 5000 + "x" + "}" * 5000,
+        r"\frac{",
+    ],
+    ids=["script-in-text", "href", "img-onerror", "deep-nesting", "unbalanced"],
+)
+def test_hostile_maths_is_inert(latex):
+    page = render(notebook_with(new_markdown_cell(f"before ${latex}$ after")))
+    assert active_content(page) == []
+    assert "before" in page and "after" in page
+
+
+def test_a_page_of_100_000_formulas_renders_in_seconds():
+    """Is the maths a page renders bounded (100,000 formulas took 50 s before the cap)?"""
+    nb = notebook_with(*[new_markdown_cell("$x$ " * 5_000) for _ in range(20)])
+    started = time.monotonic()
+    page = render(nb)
+    assert time.monotonic() - started < 15
+    assert page.count("<math") == feedback.MAX_FORMULAS_PER_PAGE
