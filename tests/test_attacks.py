@@ -10,6 +10,7 @@ whoever fixes it removes the mark (strict: the test then passes and the mark mus
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import html
 import json
@@ -267,3 +268,72 @@ def test_an_odd_but_honest_notebook_gets_full_marks(kit, tmp_path):
     path.write_text(json.dumps(nb))
     results = pipeline.grade(kit, path, device="cpu").results
     assert results["score"] == 5, by_name(results)
+
+
+# ---------------------------------------------------------------- leave something behind
+def _sysv_segments_with_key(key: int) -> list[int]:
+    """shmids of the SysV shared memory segments with ``key`` (from /proc/sysvipc/shm)."""
+    with open("/proc/sysvipc/shm") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return [int(row[1]) for row in rows if int(row[0]) == key]
+
+
+def _remove_leftovers(key: int, names: list[str], queue: str) -> None:
+    """Root removes what the attack below may have left, whatever the test found."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for shmid in _sysv_segments_with_key(key):
+        libc.shmctl(shmid, 0, None)  # IPC_RMID
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+    librt = ctypes.CDLL("librt.so.1", use_errno=True)
+    librt.mq_unlink(queue.encode())
+
+
+PERMISSIONS_ONLY_LEAVES = pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: without namespaces (autograder/sandbox.py: the fallback has no IPC namespace "
+    "and no private tmpfs) a run leaves SysV shared memory, POSIX message queues and files in "
+    "/dev/shm, /tmp, /var/tmp and /run/lock; the reaper ends processes only",
+)
+
+
+@needs_root
+@pytest.mark.parametrize(
+    "namespaces",
+    [True, pytest.param(False, marks=PERMISSIONS_ONLY_LEAVES)],
+    ids=["namespaces", "permissions-only"],
+)
+def test_a_run_leaves_nothing_in_shared_places(kit, tmp_path, monkeypatch, namespaces):
+    """Leave state for the next submission (same kernel user) or fill RAM for good: a cell makes
+    a 16 MB SysV segment, a POSIX message queue and files in every world-writable place.
+    Safe: after grading none of them exists."""
+    if not namespaces:
+        permissions_only(monkeypatch)
+    tag = uuid.uuid4().hex[:12]
+    key = int(tag[:7], 16)
+    names = [f"{folder}/kit-attack-{tag}" for folder in ("/dev/shm", "/tmp", "/var/tmp", "/run/lock")]
+    queue = f"/kit-attack-{tag}"
+    plant = (
+        "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.shmat.restype = ctypes.c_void_p\n"
+        f"shmid = libc.shmget({key}, 16 * 2**20, 0o1666)\n"
+        "address = libc.shmat(shmid, None, 0)\nctypes.memset(address, 65, 16 * 2**20)\n"
+        "libc.shmdt(ctypes.c_void_p(address))\n"
+        f"ctypes.CDLL('librt.so.1').mq_open({queue.encode()!r}, 0o102, 0o666, None)\n"
+        f"for name in {names!r}:\n    open(name, 'w').write('left for the next submission')\n"
+    )
+    path = with_cells(toy.student(tmp_path / "toy.ipynb", **SOLVED), plant)
+    try:
+        results = pipeline.grade(kit, path, device="cpu").results
+        assert results["score"] == 5
+        left = [n for n in names if os.path.lexists(n)]
+        left += [f"SysV segment {i}" for i in _sysv_segments_with_key(key)]
+        with tempfile.TemporaryDirectory() as mnt:  # list POSIX queues: mount an mqueue fs
+            if os.system(f"mount -t mqueue none {mnt} 2>/dev/null") == 0:
+                try:
+                    left += [f"message queue {n}" for n in os.listdir(mnt) if tag in n]
+                finally:
+                    os.system(f"umount {mnt}")
+        assert left == []
+    finally:
+        _remove_leftovers(key, names, queue)
