@@ -171,7 +171,15 @@ def _read(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
     for cell in nb.cells:
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             continue  # a broken cell is dropped; its grade_id (if any) is then 'deleted'
-        cell.setdefault("metadata", {})
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {}
+        # grade_ids are hashed and matched later: nbgrader metadata that is not an object with a
+        # text grade_id makes the cell a student's own; the grade_id is then 'deleted'.
+        nbgrader = cell["metadata"].get("nbgrader")
+        if nbgrader is not None and not (
+            isinstance(nbgrader, dict) and isinstance(nbgrader.get("grade_id", ""), str)
+        ):
+            del cell["metadata"]["nbgrader"]
         if isinstance(cell.get("source"), list):
             cell["source"] = "".join(cell["source"])
         if not isinstance(cell.get("source"), str):

@@ -378,3 +378,28 @@ def test_overlapping_permission_only_gradings_keep_hidden_paths_closed(monkeypat
         assert stat.S_IMODE(bundle.stat().st_mode) == 0o755
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# ------------------------------------------------------------- malformed but readable notebooks
+#: Cell metadata a hand-edited or tool-mangled notebook may carry (valid JSON, wrong types).
+MANGLED_METADATA = {
+    "grade_id_a_list": lambda cell: cell["metadata"]["nbgrader"].__setitem__("grade_id", ["q1"]),
+    "grade_id_an_object": lambda cell: cell["metadata"]["nbgrader"].__setitem__("grade_id", {}),
+    "metadata_a_list": lambda cell: cell.__setitem__("metadata", []),
+    "nbgrader_a_string": lambda cell: cell["metadata"].__setitem__("nbgrader", "q1"),
+}
+
+
+@needs_root
+@pytest.mark.parametrize("mangle", MANGLED_METADATA.values(), ids=MANGLED_METADATA.keys())
+def test_mangled_metadata_in_one_cell_loses_no_other_points(kit, tmp_path, mangle):
+    """One answer cell's metadata has the wrong type. Before the fix intake.py crashed (a
+    TypeError hashing the grade_id, an AttributeError on .get) and the guard gave 0 points for
+    every test. Safe: the other part keeps its points and the grader does not fail."""
+    path = toy.student(tmp_path / "toy.ipynb", **SOLVED)
+    nb = json.loads(path.read_text())
+    mangle(nb["cells"][3])  # the q1 answer cell
+    path.write_text(json.dumps(nb))
+    results = pipeline.grade(kit, path, device="cpu").results
+    assert by_name(results)["q2_tests"]["score"] == 3
+    assert "grader failed" not in json.dumps(results)
