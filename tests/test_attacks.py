@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import toy_assignment as toy
 
@@ -403,3 +404,89 @@ def test_mangled_metadata_in_one_cell_loses_no_other_points(kit, tmp_path, mangl
     results = pipeline.grade(kit, path, device="cpu").results
     assert by_name(results)["q2_tests"]["score"] == 3
     assert "grader failed" not in json.dumps(results)
+
+
+# ----------------------------------------------------------- performance without a model
+#: The toy assignment with 200 hidden Fashion-MNIST test images (seeds drawn at build, as a1/a2
+#: do) and an accuracy band.
+PERFORMANCE = """
+[hidden_data]
+dataset = "fashion-mnist"
+split = "test"
+limit = 200
+transform = "noise"
+
+[[performance]]
+name = "Accuracy on the hidden set"
+predictions = "p.csv"
+metric = "accuracy"
+zero_at = 0.1
+full_at = 0.9
+max_score = 1.0
+"""
+#: Submission 1: print a 7x7 thumbnail of every hidden image (49 bytes each) to the feedback,
+#: 100 per cell (one output shows at most 20,000 characters).
+PRINT_FINGERPRINTS = (
+    "from helpers.data.hidden import read_hidden_inputs\n"
+    "ids, images = read_hidden_inputs(DATA_DIR)\n"
+    "small = images.reshape(-1, 7, 4, 7, 4).mean(axis=(2, 4)).astype('uint8')\n"
+    "print('\\n'.join(f'FP {i} {s.tobytes().hex()}' for i, s in zip(ids[:100], small)))\n"
+)
+PRINT_MORE = "print('\\n'.join([f'FP {i} {s.tobytes().hex()}' for i, s in zip(ids, small)][100:]))"
+
+
+@pytest.fixture(scope="module")
+def perf_kit(tmp_path_factory):
+    root = toy.make_root(tmp_path_factory.mktemp("perf"))
+    config = root / "assignments" / toy.NAME / "assignment.toml"
+    config.write_text(config.read_text() + PERFORMANCE)
+    os.environ["KIT_BUNDLE_DIR"] = str(root / "bundles")
+    assignment = load_assignment(toy.NAME, root)
+    pipeline.build(assignment, device="cpu")
+    yield assignment
+    os.environ.pop("KIT_BUNDLE_DIR", None)
+
+
+@needs_root
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: the hidden set (images, order, ids, noise) is drawn once per build "
+    "(autograder/pipeline.py _hidden_data), so ids and images seen in one submission's feedback "
+    "are the same in the next: a student labels them at home from the public test split and "
+    "submits an {id: label} table for full marks without a model. Fix: re-draw the ids (and the "
+    "noise) per submission at grade time, mapping them back to the labels in the grader",
+)
+def test_hidden_images_seen_in_feedback_cannot_be_labelled_for_the_next_submission(
+    perf_kit, tmp_path
+):
+    """Submission 1 prints a 7x7 thumbnail per hidden image; at home the student matches each to
+    the nearest public test image (whose label is public); submission 2 writes those labels
+    by id, with no model at all. Safe: that table scores no better than a weak model (< 0.5)."""
+    from helpers.data.fashion import fashion_mnist
+
+    first = with_cells(
+        toy.student(tmp_path / "1" / "toy.ipynb", **SOLVED), PRINT_FINGERPRINTS, PRINT_MORE
+    )
+    graded = pipeline.grade(perf_kit, first, device="cpu", feedback_dir=tmp_path / "fb")
+    page = html.unescape(graded.feedback[0].read_text())
+    seen = dict(re.findall(r"FP (h\d+) ([0-9a-f]{98})", page))
+    assert len(seen) == 200
+
+    public = fashion_mnist("test", download=False)  # the student has it at home
+    public_small = public.images.reshape(-1, 7, 4, 7, 4).mean(axis=(2, 4)).reshape(-1, 49)
+    table = {}
+    for hidden_id, hexed in seen.items():
+        thumb = np.frombuffer(bytes.fromhex(hexed), dtype=np.uint8).astype(np.float64)
+        nearest = int(np.argmin(((public_small - thumb) ** 2).sum(axis=1)))
+        table[hidden_id] = int(public.labels[nearest])
+
+    lookup = (
+        "import os\nfrom helpers.predictions import save_predictions\n"
+        f"table = {table!r}\n"
+        "save_predictions(os.path.join(OUTPUT_DIR, 'p.csv'), list(table), list(table.values()))\n"
+    )
+    second = with_cells(toy.student(tmp_path / "2" / "toy.ipynb", **SOLVED), lookup)
+    results = pipeline.grade(perf_kit, second, device="cpu").results
+    band = by_name(results)["Accuracy on the hidden set"]
+    accuracy = float(re.search(r"accuracy = ([0-9.]+)", band["output"]).group(1))
+    assert accuracy < 0.5, band["output"]
