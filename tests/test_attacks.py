@@ -490,3 +490,52 @@ def test_hidden_images_seen_in_feedback_cannot_be_labelled_for_the_next_submissi
     band = by_name(results)["Accuracy on the hidden set"]
     accuracy = float(re.search(r"accuracy = ([0-9.]+)", band["output"]).group(1))
     assert accuracy < 0.5, band["output"]
+
+
+# ------------------------------------------------------------------- records that prove nothing
+def _draws_of_sizes(sizes: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
+    """Input draws as a2's test_improved_net gets them: N images and a number of classes."""
+    rng = np.random.default_rng(0)
+    return [{"improved_images": rng.standard_normal((n, 1, 28, 28)).astype(np.float32),
+             "improved_classes": np.array(k, np.int64)} for n, k in sizes]  # fmt: skip
+
+
+SIZES = [(31, 14), (5, 3), (12, 9)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: autograder/evidence.py check_evidence accepts a boolean array that is all True "
+    "in every draw (only its shape varies, and the shape is the inputs'). a2's test_improved_net "
+    "records torch.isfinite(out) of shape (N, classes): a stub forward returning "
+    "torch.zeros(len(x), num_classes) earns its point. Fix: refuse a boolean array that is "
+    "uniform (all True or all False) in every draw",
+)
+def test_an_all_true_mask_shaped_by_the_inputs_is_no_evidence():
+    """A blank ImprovedNet that returns zeros of the right shape records the same
+    ``improved_net.finite`` as the reference. Safe: build refuses that record."""
+    from autograder.evidence import check_evidence
+
+    draws = _draws_of_sizes(SIZES)
+    finite = [np.ones((n, k), dtype=bool) for n, k in SIZES]
+    refused = check_evidence("test_improved_net", "improved_net.finite", finite, draws,
+                             rtol=1e-5, atol=1e-8)  # fmt: skip
+    assert refused is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: autograder/evidence.py check_evidence accepts a record made of the inputs' "
+    "sizes (a2's improved_net.shape = [N, classes] = [len(images), improved_classes]), which a "
+    "kernel computes without the student's code. Fix: refuse an integer record whose values all "
+    "appear among the draw's input shapes and scalar inputs",
+)
+def test_a_record_of_the_inputs_sizes_is_no_evidence():
+    """``improved_net.shape`` = [N, classes], both read off the inputs. Safe: refused."""
+    from autograder.evidence import check_evidence
+
+    draws = _draws_of_sizes(SIZES)
+    shapes = [np.array([n, k]) for n, k in SIZES]
+    refused = check_evidence("test_improved_net", "improved_net.shape", shapes, draws,
+                             rtol=0.0, atol=0.0)  # fmt: skip
+    assert refused is not None
