@@ -50,6 +50,7 @@ MAX_SEARCH_DEPTH = 16
 # A JSON string, written as an unrolled loop so that re matches it in one pass.
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -184,6 +185,10 @@ def _read(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
             cell["source"] = "".join(cell["source"])
         if not isinstance(cell.get("source"), str):
             cell["source"] = ""
+        if _LONE_SURROGATE.search(cell["source"]):
+            # JSON can escape half of a UTF-16 pair ("\ud83d"); no kernel message can carry it,
+            # so it becomes "?" instead of failing the whole grading.
+            cell["source"] = cell["source"].encode("utf-8", "replace").decode("utf-8")
         cells.append(cell)
     nb.cells = cells
     return nb, None

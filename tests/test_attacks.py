@@ -539,3 +539,15 @@ def test_a_record_of_the_inputs_sizes_is_no_evidence():
     refused = check_evidence("test_improved_net", "improved_net.shape", shapes, draws,
                              rtol=0.0, atol=0.0)  # fmt: skip
     assert refused is not None
+
+
+@needs_root
+def test_a_lone_surrogate_in_an_answer_loses_no_points(kit, tmp_path):
+    """Half of a UTF-16 pair escaped in the notebook's JSON (``\\ud800``, e.g. a broken emoji
+    pasted into a comment). Before the fix jupyter_client could not encode the cell for the
+    kernel, grading raised, and the guard gave every test 0. Safe: the answer runs and scores."""
+    path = toy.student(tmp_path / "toy.ipynb", **SOLVED)
+    path.write_text(path.read_text().replace("return a + b", "return a + b  # \\ud83d broken"))
+    assert "\\ud83d" in path.read_text()
+    results = pipeline.grade(kit, path, device="cpu").results
+    assert results["score"] == 5, by_name(results)
