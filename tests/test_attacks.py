@@ -586,3 +586,40 @@ def test_a2_a_stub_improved_net_earns_no_point(tmp_path, monkeypatch):
     nbformat.write(nb, path)
     results = pipeline.grade(assignment, path, device="cpu").results
     assert results["score"] == 0, by_name(results)["test_improved_net"]
+
+
+# ------------------------------------------------------------------- exhaust the grader's memory
+def _send_on_iopub(text: str, frames: int, frame_mb: int) -> str:
+    """A cell that sends one IOPub stream message carrying ``frames`` extra ZeroMQ frames of
+    ``frame_mb`` MB each (the same bytes object: it costs the kernel ``frame_mb`` MB only)."""
+    return (
+        "k = get_ipython().kernel\n"
+        f"big = b'x' * ({frame_mb} * 2**20)\n"
+        f"k.session.send(k.iopub_socket, 'stream', content={{'name': 'stdout', 'text': {text!r}}},"
+        f" parent=k.get_parent(), buffers=[big] * {frames})\n"
+        "import time; time.sleep(1)\n"
+    )
+
+
+@needs_root
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: autograder/execute.py sets zmq.MAXMSGSIZE (32 MiB) and RCVHWM (16), but "
+    "MAXMSGSIZE bounds one frame and the high-water mark counts whole messages, so one multipart "
+    "message of many frames is received whole: measured 60 frames x 30 MB from a kernel holding "
+    "30 MB raised the grader's peak from 890 MB to 2,720 MB; 600 frames would be 18 GB (OOM: no "
+    "results.json). Fix: receive IOPub/shell frames in a loop that drops a message once its "
+    "frames pass MAX_MESSAGE_BYTES in total (draining, not keeping, the rest)",
+)
+def test_one_message_of_many_frames_is_refused_like_an_oversized_one(kit, tmp_path):
+    """Flood the grader's memory with one IOPub message of 12 frames of 8 MB (96 MB in all, three
+    times the 32 MB the grader accepts in one message). Safe: it is refused, as a single 40 MB
+    frame is (the control), so its text never reaches the notebook."""
+    control = _send_on_iopub("ONE-BIG-FRAME", 1, 40)
+    flood = _send_on_iopub("MANY-FRAMES", 12, 8)
+    path = with_cells(toy.student(tmp_path / "toy.ipynb", **SOLVED), control, flood)
+    graded = pipeline.grade(kit, path, device="cpu", feedback_dir=tmp_path / "fb")
+    assert graded.results["score"] == 5
+    page = graded.feedback[0].read_text()
+    assert "ONE-BIG-FRAME" not in page.replace("'ONE-BIG-FRAME'", "")  # the cell's own source
+    assert "MANY-FRAMES" not in page.replace("'MANY-FRAMES'", "")
