@@ -623,3 +623,58 @@ def test_one_message_of_many_frames_is_refused_like_an_oversized_one(kit, tmp_pa
     page = graded.feedback[0].read_text()
     assert "ONE-BIG-FRAME" not in page.replace("'ONE-BIG-FRAME'", "")  # the cell's own source
     assert "MANY-FRAMES" not in page.replace("'MANY-FRAMES'", "")
+
+
+# ------------------------------------------------------------------- read the source solution
+READ_SOURCE_FROM_GIT = """\
+import os, subprocess
+# root/.git (the worktree's pointer) is hidden, so look for the repository that holds worktrees
+# in the folders above the kit (a student finds the root from helpers.__file__).
+here, found = {root!r}, []
+while here != '/':
+    here = os.path.dirname(here)
+    for name in os.listdir(here):
+        if os.path.isdir(os.path.join(here, name, '.git', 'worktrees')):
+            found.append(os.path.join(here, name, '.git'))
+leaked = False
+for common in found:
+    shown = subprocess.run(['git', '--git-dir', common, '-c', 'safe.directory=*', 'show',
+                            'HEAD:source/toy/toy.ipynb'], capture_output=True, text=True)
+    leaked |= 'BEGIN SOLUTION' in shown.stdout
+print('LEAKED-' + 'SOLUTION' if leaked else 'kept', found)
+"""
+
+
+@needs_root
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: autograder/pipeline.py _run_in hides root/.git, which in a git worktree is a "
+    "one-line file; the repository it names (<main>/.git, with every committed source "
+    "notebook) stays readable to the kernel. Fix: hide the git common dir too "
+    "(`git rev-parse --git-common-dir`, or follow the gitdir: line), or better, show the kernel "
+    "an allow-list (its Python, helpers, the work folder) instead of hiding a deny-list",
+)
+def test_a_kit_checked_out_as_a_git_worktree_does_not_expose_its_repository(monkeypatch):
+    """The instructor grades from a git worktree of the kit (as this team works). Safe: a cell
+    cannot read the source notebook from the repository's objects."""
+    import subprocess
+
+    base = Path(tempfile.mkdtemp(prefix=".attack-kit-", dir=Path(__file__).resolve().parents[1]))
+    try:  # outside /tmp, which the kernel's mount namespace covers anyway
+        base.chmod(0o755)
+        main, grading = base / "main", base / "grading"
+        toy.make_root(main)
+        git = ["git", "-c", "user.email=a@b", "-c", "user.name=attack", "-C", str(main)]
+        for step in (["init", "-q"], ["add", "."], ["commit", "-qm", "toy"],
+                     ["worktree", "add", "-q", str(grading)]):  # fmt: skip
+            subprocess.run(git + step, check=True)
+        monkeypatch.setenv("KIT_BUNDLE_DIR", str(base / "bundles"))
+        assignment = load_assignment(toy.NAME, grading)
+        pipeline.build(assignment, device="cpu")
+        student = toy.student(base / "submission" / "toy.ipynb", **SOLVED)
+        path = with_cells(student, READ_SOURCE_FROM_GIT.format(root=str(grading)))
+        graded = pipeline.grade(assignment, path, device="cpu", feedback_dir=base / "fb")
+        assert graded.results["score"] == 5
+        assert "LEAKED-SOLUTION" not in graded.feedback[0].read_text()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
