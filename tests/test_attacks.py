@@ -678,3 +678,28 @@ def test_a_kit_checked_out_as_a_git_worktree_does_not_expose_its_repository(monk
         assert "LEAKED-SOLUTION" not in graded.feedback[0].read_text()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------- checks only in asserts
+#: q1 wrong on the visible case (add(1, 2) is 0) but returning an int whose == is always True.
+ALWAYS_EQUAL_ADD = (
+    "class _Yes(int):\n    def __eq__(self, other):\n        return True\n\n"
+    "def add(a, b):\n    if isinstance(a, int):\n        return _Yes(0)\n    return a + b\n"
+)
+
+
+@needs_root
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE (low, by design: autograder/evidence.py says asserts are forgeable): a check "
+    "made only by an assert is not enforced, since the student's return value decides what == "
+    "(or .dtype, np.allclose via __array_function__) says. a1's dtype checks (flatten_images, "
+    "dropout_forward) and dropout's train=False pass-through are asserts only. Fix: record what "
+    "they check (e.g. the eval-mode output, the dtype's name) or say in the docs they are hints",
+)
+def test_a_visible_check_the_code_fails_costs_the_test(kit, tmp_path):
+    """add(1, 2) returns 0 disguised as an int equal to everything; the hidden part is right.
+    Safe: q1_tests, whose visible check the code fails, scores 0."""
+    path = toy.student(tmp_path / "toy.ipynb", q1=ALWAYS_EQUAL_ADD, q2=SOLVED["q2"])
+    results = pipeline.grade(kit, path, device="cpu").results
+    assert by_name(results)["q1_tests"]["score"] == 0
