@@ -6,6 +6,9 @@ Cells are matched by nbgrader ``grade_id``. Walking the *source* in order:
   metadata (a student cannot change its points or type);
 - every other **graded or locked cell** (tests, set-up, the parameters cell) is the source's
   version, hidden tests included, whatever the student did to it;
+- an **editable cell** (nbgrader metadata, neither answer, graded nor locked: a setting the
+  notebook invites the student to change) is the student's, like an answer; deleted or retyped,
+  it comes back from the release;
 - the student's **own cells** (added, or plain cells without nbgrader metadata) keep their place
   relative to the graded cell that follows them.
 
@@ -53,6 +56,18 @@ def _fresh(cell, origin: str, gid: str | None) -> nbformat.NotebookNode:
         if RAISES not in tags:
             tags.append(RAISES)
     cell.metadata["kit"] = {"origin": origin, "grade_id": gid}
+    return cell
+
+
+def _editable(scell, theirs, released, repairs: list[str]) -> nbformat.NotebookNode:
+    """An editable cell: the student's text under the source's metadata, or the release's."""
+    gid = grade_id(scell)
+    if theirs is None:
+        repairs.append(f"Cell '{gid}' was deleted; restored from the release.")
+    elif theirs.cell_type != scell.cell_type:
+        theirs = None  # the "changed from ... to ..." repair is already reported
+    cell = _fresh(scell, "student", gid)
+    cell.source = (theirs if theirs is not None else released).source
     return cell
 
 
@@ -124,10 +139,15 @@ def assemble(
         theirs = matched.get(gid)
         kind = "Answer cell" if is_solution(scell) else "Cell"
         if theirs is not None and theirs.cell_type != scell.cell_type:
+            editable = not (is_solution(scell) or is_locked(scell) or is_grade(scell))
             repairs.append(
                 f"{kind} '{gid}' was changed from {scell.cell_type} to {theirs.cell_type}; "
-                + ("changed back." if is_solution(scell) else "restored from source.")
-            )
+                + ("changed back." if is_solution(scell) else
+                   "restored from the release." if editable else "restored from source.")
+            )  # fmt: skip
+        if not (is_solution(scell) or is_locked(scell) or is_grade(scell)):
+            cells.append(_editable(scell, theirs, release_by_id.get(gid, scell), repairs))
+            continue
         if is_solution(scell):
             if theirs is None:
                 repairs.append(

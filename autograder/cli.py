@@ -3,7 +3,7 @@
 Exit codes (``grade`` writes ``--out`` whatever the code; see ``autograder.guard``):
 
 - 0: done (``grade``: full marks);
-- 1: graded, points missing (``verify``: a check failed);
+- 1: graded, points missing (``verify``: a check failed; ``lint``: findings);
 - 2: bad usage or configuration;
 - 3: the bundle is missing (run ``build``) or the source fails its own tests;
 - 4: the grader failed: ``grade``'s results list every test at 0 points with a message saying
@@ -23,11 +23,15 @@ from autograder.config import ConfigError, load_assignment
 
 EXAMPLES = """\
 examples:
+  python -m autograder new a3_detection
+  python -m autograder lint a2_cnn_fashion
   python -m autograder build a2_cnn_fashion
   python -m autograder grade a2_cnn_fashion /autograder/submission --out results.json
   python -m autograder grade a2_cnn_fashion my_a2.ipynb --out r.json --feedback feedback/
   python -m autograder check release/a2_cnn_fashion/a2_cnn_fashion.ipynb
   python -m autograder verify a2_cnn_fashion
+  python -m autograder package a2_cnn_fashion --out a2_autograder.zip
+  python -m autograder batch a2_cnn_fashion submissions/ --out graded/ --jobs 2
 """
 
 EXIT_OK, EXIT_NOT_FULL, EXIT_USAGE, EXIT_BUNDLE = 0, 1, 2, 3
@@ -54,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="run the kernel as an unprivileged user without network "
                             "(default: when running as root)")  # fmt: skip
 
+    p = sub.add_parser("new", help="scaffold a working assignment (source, config, release)")
+    p.add_argument("assignment", help="the new assignment's name, e.g. a3_detection")
+    p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    p.add_argument("--title", default=None, help="its title (default: from the name)")
+    p = sub.add_parser("lint", help="check the source notebook and config in seconds (no kernel)")
+    p.add_argument("assignment", help="assignment name (a folder under assignments/)")
+    p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
     p = sub.add_parser("build", help="run the source solution and store the expected results")
     common(p)
     p = sub.add_parser("grade", help="grade one submission (a folder or a notebook)")
@@ -63,9 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--feedback", type=Path, default=None, help="folder for the feedback HTML")
     p = sub.add_parser("verify", help="source full marks, blank release zero, no leaks, in sync")
     common(p)
+    p = sub.add_parser("package", help="a Gradescope autograder zip (run build first)")
+    p.add_argument("assignment", help="assignment name (a folder under assignments/)")
+    p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    p.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
+    p.add_argument("--measure", action=argparse.BooleanOptionalAction, default=True,
+                   help="grade the reference through the zip to size its container")  # fmt: skip
     p = sub.add_parser("check", help="a student's own check before submitting (no hidden data)")
     p.add_argument("notebook", type=Path, help="your notebook")
     p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    from autograder.batch import add_arguments as add_batch_arguments
+
+    add_batch_arguments(sub.add_parser("batch", help="grade many submissions (here or on Slurm)"))
     return parser
 
 
@@ -123,7 +143,22 @@ def main(argv: list[str] | None = None) -> int:
             from autograder.check import check
 
             return check(args.notebook, root=args.root)
+        if args.command == "batch":
+            from autograder.batch import run_from_args
+
+            return run_from_args(args)
+        if args.command == "new":
+            return _new(args.assignment, args.root, args.title)
         assignment = load_assignment(args.assignment, args.root)
+        if args.command == "lint":
+            from autograder.lint import lint
+
+            findings = lint(assignment)
+            for finding in findings:
+                print(finding)
+            plural = "" if len(findings) == 1 else "s"
+            print(f"{assignment.name}: {len(findings)} finding{plural} from lint.")
+            return EXIT_NOT_FULL if findings else EXIT_OK
         if args.command == "build":
             summary = pipeline.build(
                 assignment, device=pipeline.resolve_device(args.device), isolate=args.isolate
@@ -135,6 +170,18 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "grade":
             return _grade(assignment, args)
+        if args.command == "package":
+            from autograder.package import package
+
+            made = package(assignment, args.out, measure=args.measure)
+            print(f"Wrote {made.zip_path}.")
+            if made.peak_mb is not None:
+                print(f"  grading the reference: {made.reference_score} points, peak "
+                      f"{made.peak_mb} MB (grader {made.grader_mb} MB); container "
+                      f"{made.container_mb} MB")  # fmt: skip
+            for note in made.notes:
+                print(f"warning: {note}", file=sys.stderr)
+            return EXIT_OK
         if args.command == "verify":
             from autograder.verify import verify
 
@@ -159,3 +206,19 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_GRADER_ERROR
     return EXIT_USAGE
+
+
+def _new(name: str, root: Path | None, title: str | None) -> int:
+    from autograder.scaffold import ScaffoldError, new_assignment
+
+    root = root if root is not None else Path(__file__).resolve().parents[1]
+    try:
+        written = new_assignment(name, root, title=title)
+    except ScaffoldError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        print(f"wrote {path}")
+    print(f"Next: open source/{name}/{name}.ipynb in JupyterLab, then "
+          f"`python -m autograder lint {name}` (docs/authoring.md).")  # fmt: skip
+    return EXIT_OK

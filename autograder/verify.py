@@ -1,5 +1,6 @@
 """``python -m autograder verify <a>``: is the assignment ready to hand out?
 
+0. ``lint`` finds nothing (:mod:`autograder.lint`);
 1. ``release/<a>/`` equals what ``nbgrader generate_assignment`` makes from ``source/<a>/`` now;
 2. the release holds no solution text and no hidden test text;
 3. the source solution passes its own tests (``build``) and, graded as a submission, gets every
@@ -18,8 +19,9 @@ import nbformat
 
 from autograder import pipeline
 from autograder.config import Assignment
+from autograder.lint import lint
 
-__all__ = ["leaked_lines", "release_differences", "verify"]
+__all__ = ["generate_release", "leaked_lines", "release_differences", "verify"]
 
 # A line this short ("return x", "pass") can appear in a release by coincidence.
 MIN_LEAK_CHARS = 12
@@ -66,17 +68,26 @@ def _comparable(nb: nbformat.NotebookNode) -> list[tuple]:
     ]
 
 
+def generate_release(root: Path, name: str, release_directory: Path) -> str | None:
+    """Run ``nbgrader generate_assignment name`` for the kit at ``root`` into
+    ``release_directory``; ``None`` when it worked, else what went wrong."""
+    cmd = [
+        sys.executable, "-m", "nbgrader", "generate_assignment", name,
+        f"--CourseDirectory.root={root}",
+        f"--CourseDirectory.release_directory={release_directory}", "--force", "--no-db",
+    ]  # fmt: skip
+    run = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if run.returncode != 0:
+        return f"nbgrader generate_assignment failed:\n{run.stderr[-2000:]}"
+    return None
+
+
 def release_differences(assignment: Assignment) -> list[str]:
     """Notebooks of ``release/<a>/`` that differ from a fresh ``nbgrader generate_assignment``."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable, "-m", "nbgrader", "generate_assignment", assignment.name,
-            f"--CourseDirectory.root={assignment.root}",
-            f"--CourseDirectory.release_directory={tmp}", "--force", "--no-db",
-        ]  # fmt: skip
-        run = subprocess.run(cmd, cwd=assignment.root, capture_output=True, text=True)
-        if run.returncode != 0:
-            return [f"nbgrader generate_assignment failed:\n{run.stderr[-2000:]}"]
+        problem = generate_release(assignment.root, assignment.name, Path(tmp))
+        if problem:
+            return [problem]
         problems = []
         for name in assignment.notebooks:
             fresh = Path(tmp) / assignment.name / name
@@ -102,6 +113,9 @@ def verify(assignment: Assignment, *, device: str = "auto", isolate: bool | None
         for line in list(details)[:20]:
             print(f"       {line}")
 
+    findings = lint(assignment)
+    report(not findings, "lint finds nothing in the source, the config and the handout",
+           [str(f) for f in findings])  # fmt: skip
     differences = release_differences(assignment)
     report(not differences, "release/ is what nbgrader generates from source/ now", differences)
     leaks = []

@@ -1,6 +1,7 @@
-"""a2_cnn_fashion: the notebook is what its generator writes, the release is what nbgrader makes
-of it and leaks nothing, the hidden tests' inputs exist, the reference weights score, and (slow)
-both the blank release and the graded source run end to end."""
+"""a2_cnn_fashion's own checks: the ImprovedNet cell is the reference class, 9 tests worth 12
+points, the hidden inputs suit the functions, the reference weights score, and (slow) both the
+blank release and the graded source run end to end. What every assignment must pass (lint, the
+release in sync and leak-free, seeded inputs, verify) is in test_assignments.py."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ import csv
 import importlib.util
 import json
 import os
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -28,7 +26,6 @@ CONFIG_DIR = ROOT / "assignments" / NAME
 SOURCE = ROOT / "source" / NAME / f"{NAME}.ipynb"
 RELEASE = ROOT / "release" / NAME / f"{NAME}.ipynb"
 WEIGHTS = CONFIG_DIR / "reference" / "improved_net.pt"
-VENV_BIN = Path(sys.executable).parent
 
 
 def _module(path: Path, name: str):
@@ -42,103 +39,31 @@ def _code_cells(path: Path) -> list:
     return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
-def _regions(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
-    """Lines inside ``begin``/``end`` markers, and the lines outside them."""
-    inside, outside, within = [], [], False
-    for line in source.splitlines():
-        if begin in line:
-            within = True
-        elif end in line:
-            within = False
-        elif within:
-            inside.append(line.strip())
-        else:
-            outside.append(line.strip())
-    return inside, outside
-
-
 def _improved_net_class() -> type[nn.Module]:
     return _module(CONFIG_DIR / "reference" / "improved_net.py", "a2_improved_net").ImprovedNet
 
 
-def _generate_release(course: Path) -> Path:
-    """Run ``nbgrader generate_assignment`` on a copy of the source in ``course``."""
-    shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    subprocess.run(
-        [VENV_BIN / "nbgrader", "generate_assignment", NAME],
-        cwd=course, check=True, capture_output=True,
-    )  # fmt: skip
-    return course / "release" / NAME / f"{NAME}.ipynb"
+def test_improved_net_cell_is_the_reference_class():
+    """Is the source's `improved_net` answer cell the class of reference/improved_net.py, whose
+    trained weights are committed (so the notebook's class loads them)?"""
+    text = (CONFIG_DIR / "reference" / "improved_net.py").read_text()
+    reference = text[text.index("class ImprovedNet") :].strip("\n")
+    (cell,) = [c for c in _code_cells(SOURCE)
+               if c.metadata["nbgrader"]["grade_id"] == "improved_net"]  # fmt: skip
+    assert cell.source == reference, "Edit both copies of ImprovedNet together."
 
 
-def test_source_is_what_make_source_writes():
-    """Is the committed source notebook exactly what make_source.py builds?"""
-    builder = _module(CONFIG_DIR / "make_source.py", "a2_make_source")
-    built = builder.build()
-    committed = nbformat.read(SOURCE, as_version=4)
-    assert [(c.cell_type, c.source, c.metadata) for c in committed.cells] == [
-        (c.cell_type, c.source, c.metadata) for c in built.cells
-    ], "Run `python assignments/a2_cnn_fashion/make_source.py` and regenerate the release."
-
-
-def test_release_is_what_nbgrader_generates_now(tmp_path):
-    """Is the committed release what `nbgrader generate_assignment` makes of the source today?"""
-    fresh = json.loads(_generate_release(tmp_path).read_text())
-    committed = json.loads(RELEASE.read_text())
-    assert fresh == committed, "Run `nbgrader generate_assignment a2_cnn_fashion` and commit it."
-
-
-def test_release_has_no_solution_and_no_hidden_test():
-    """Does no line of a solution or a hidden test reach the student's notebook?"""
-    release_text = "\n".join(c.source for c in nbformat.read(RELEASE, as_version=4).cells)
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "grading_input("):
-        assert marker not in release_text
-    secret_lines = set()
-    public_lines = set()
-    for cell in _code_cells(SOURCE):
-        for begin, end in [("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN", "END HIDDEN")]:
-            inside, outside = _regions(cell.source, begin, end)
-            secret_lines.update(inside)
-            public_lines.update(outside)
-    release_lines = {line.strip() for line in release_text.splitlines()}
-    # Lines that also appear outside the markers (e.g. `super().__init__()`) are not secrets.
-    leaked = {line for line in secret_lines - public_lines if len(line) > 12} & release_lines
-    assert not leaked, f"solution or hidden-test lines in the release: {sorted(leaked)}"
-    assert len(secret_lines) > 100  # the check looked at the real solutions
-
-
-def test_cells_follow_the_grading_contract():
-    """Is the first code cell the locked parameters cell, and does every test cell record?"""
-    cells = _code_cells(SOURCE)
-    first = cells[0]
-    assert first.metadata["tags"] == ["parameters"]
-    assert first.metadata["nbgrader"]["locked"] and first.metadata["nbgrader"]["grade_id"] == (
-        "parameters"
-    )
-    for name in ("GRADING", "DEVICE", "DATA_DIR", "OUTPUT_DIR", "SEED"):
-        assert re.search(rf"^{name} = ", first.source, re.M), name
-    tests = [c for c in cells if c.metadata["nbgrader"]["grade"]]
+def test_nine_test_cells_worth_twelve_points():
+    """Are a2's points what its handout promises: 9 test cells, 12 points (lint checks the
+    rest of the grading contract for every assignment)?"""
+    tests = [c for c in _code_cells(SOURCE) if c.metadata["nbgrader"]["grade"]]
     assert len(tests) == 9 and sum(c.metadata["nbgrader"]["points"] for c in tests) == 12
-    for cell in tests:
-        hidden, _ = _regions(cell.source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-        assert any("record(" in line for line in hidden), cell.metadata["nbgrader"]["grade_id"]
-    for cell in cells:
-        meta = cell.metadata["nbgrader"]
-        assert meta["schema_version"] == 3 and meta["grade_id"]
-        if meta["solution"]:
-            assert not meta["locked"]
 
 
-def test_grading_inputs_cover_the_hidden_tests():
-    """Does make_inputs give, repeatably, every input a hidden test asks for, as documented?"""
+def test_grading_inputs_are_what_the_docstrings_promise():
+    """Are the hidden tests' inputs valid for a2's functions (lint checks that each exists)?"""
     make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_grading_inputs").make_inputs
     inputs = make_inputs(np.random.default_rng(0))
-    again = make_inputs(np.random.default_rng(0))
-    assert all(np.array_equal(inputs[k], again[k]) for k in inputs)
-    source = SOURCE.read_text()
-    asked = set(re.findall(r'grading_input\(\\"([A-Za-z0-9_.]+)\\"\)', source))
-    assert asked == set(inputs), asked ^ set(inputs)
     size, kernel, stride, padding, dilation = inputs["conv_params"].T
     assert ((size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1 >= 1).all()
     assert inputs["step_images"].dtype == np.float32 and inputs["step_labels"].dtype == np.int64
@@ -270,3 +195,14 @@ def test_graded_source_records_and_predicts(tmp_path):
     (band,) = load_assignment(NAME, ROOT).performance
     hits = [predicted[i] == label for i, label in zip(ids, labels, strict=True)]
     assert np.mean(hits) >= band.full_at
+
+
+def test_scramble_orders_always_move_a_tile():
+    """Is no drawn tile order the identity? (Scrambling by it copies the input, which build
+    refuses as no evidence: a permutation of 4 tiles was the identity in 1 draw of 24, so about
+    1 build in 8 failed.)"""
+    make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_grading_inputs").make_inputs
+    for seed in range(300):
+        inputs = make_inputs(np.random.default_rng(seed))
+        for key, n in (("scramble_order7", 16), ("scramble_order14", 4)):
+            assert not np.array_equal(inputs[key], np.arange(n)), (seed, key)

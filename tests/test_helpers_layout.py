@@ -17,8 +17,8 @@ MAX_LINES = 400
 
 
 def kit_texts() -> dict[str, str]:
-    """Every text of the kit that may name helpers.plots/train: Python files (make_source.py
-    holds notebook code in strings), notebook code cells, and the guides' code blocks."""
+    """Every text of the kit that may name helpers.plots/train: Python files, notebook code
+    cells, and the guides' code blocks."""
     texts = {}
     for folder in ("helpers", "autograder", "assignments", "bench", "tests"):
         for path in sorted((ROOT / folder).glob("**/*.py")):
@@ -51,7 +51,7 @@ def names_used(package: str, text: str) -> set[str]:
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_name_the_kit_uses_is_still_public(package):
-    """Does every name that notebooks, guides, helpers.demo and make_source.py take from the
+    """Does every name that notebooks, guides, helpers.demo and Python files take from the
     package still come from `<package>` itself (or name one of its modules)?"""
     module = importlib.import_module(package)
     submodules = {p.stem for p in Path(module.__file__).parent.glob("*.py")} - {"__init__"}

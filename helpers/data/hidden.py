@@ -49,18 +49,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-from torchvision.datasets.utils import verify_str_arg
 
+# fashion is NumPy only. PIL, torchvision and the VOC readers are imported where they are used:
+# the grader imports this module to read labels and must not pull torch in (helpers._lazy).
 from helpers.data.fashion import DataMissingError
-from helpers.data.voc import (
-    VOC_PALETTE,
-    VOCClassification,
-    VOCSegmentation,
-    labels_from_annotation,
-    read_annotation,
-    read_mask,
-)
 
 __all__ = [
     "DATASETS",
@@ -277,6 +269,15 @@ def prepare_hidden_split(
     Returns:
         How many images were written.
     """
+    from torchvision.datasets.utils import verify_str_arg
+
+    from helpers.data.voc import (
+        VOCClassification,
+        VOCSegmentation,
+        labels_from_annotation,
+        read_annotation,
+    )
+
     verify_str_arg(dataset, "dataset", DATASETS)
     verify_str_arg(task, "task", TASKS)
     if dataset == "fashion-mnist" and task != "classification":
@@ -349,7 +350,10 @@ def prepare_hidden_split(
     _write_csv(labels / LABELS_FILE, ["id", *columns], rows)
 
     if task == "segmentation":
+        from PIL import Image
+
         from helpers.data.synthetic import to_superclass_mask
+        from helpers.data.voc import VOC_PALETTE, read_mask
 
         (labels / MASKS_DIR).mkdir()
         for new_id, k in zip(ids, order, strict=True):
@@ -399,6 +403,8 @@ def read_hidden_inputs(
                 f"{len(ids)} ids. Write the split again with `python -m helpers.data.hidden`."
             )
         return ids, images
+    from PIL import Image
+
     images = []
     for i in ids:
         path = inputs / f"{i}.jpg"
@@ -453,6 +459,8 @@ def read_hidden_labels(labels: str | os.PathLike) -> tuple[list[str], np.ndarray
 def read_hidden_masks(labels: str | os.PathLike, ids: Sequence[str]) -> list[np.ndarray]:
     """The masks of ``ids`` from a hidden split's ``masks/`` folder: uint8 (H, W) each,
     0 background, k + 1 for class k, 255 ignored."""
+    from helpers.data.voc import read_mask
+
     return [read_mask(Path(labels) / MASKS_DIR / f"{i}.png") for i in ids]
 
 

@@ -9,7 +9,8 @@ Functions (one call on a whole set):
 
 - :func:`accuracy`, :func:`per_class_accuracy`, :func:`confusion_matrix`,
   :func:`iou_from_confusion_matrix` (``helpers.metrics.classification``)
-- :func:`average_precision`, :func:`mean_average_precision` (``helpers.metrics.ranking``)
+- :func:`average_precision`, :func:`mean_average_precision` (``helpers.metrics.ranking``; their
+  NumPy core, and the grader's torch-free metrics, in ``helpers.metrics.ranking_numpy``)
 
 Streaming classes (``reset()``, ``update(outputs, targets)`` per batch, ``compute()``), the shape
 ``helpers.train.fit`` expects (:class:`StreamingMetric`):
@@ -19,31 +20,22 @@ Streaming classes (``reset()``, ``update(outputs, targets)`` per batch, ``comput
 - :class:`SegmentationEvaluator` -> :class:`SegmentationScores` (per-class AP and IoU, their means)
 """
 
-from helpers.metrics.classification import (
-    Accuracy,
-    accuracy,
-    confusion_matrix,
-    iou_from_confusion_matrix,
-    per_class_accuracy,
-)
-from helpers.metrics.ranking import (
-    MultilabelAveragePrecision,
-    average_precision,
-    mean_average_precision,
-)
-from helpers.metrics.segmentation import SegmentationEvaluator, SegmentationScores
-from helpers.metrics.streaming import StreamingMetric
+from helpers._lazy import lazy_exports
 
-__all__ = [
-    "Accuracy",
-    "MultilabelAveragePrecision",
-    "SegmentationEvaluator",
-    "SegmentationScores",
-    "StreamingMetric",
-    "accuracy",
-    "average_precision",
-    "confusion_matrix",
-    "iou_from_confusion_matrix",
-    "mean_average_precision",
-    "per_class_accuracy",
-]
+# Imported on first use, so that the grader's torch-free ``helpers.metrics.ranking_numpy`` can be
+# imported without torch (helpers._lazy).
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "classification": [
+            "Accuracy",
+            "accuracy",
+            "confusion_matrix",
+            "iou_from_confusion_matrix",
+            "per_class_accuracy",
+        ],
+        "ranking": ["MultilabelAveragePrecision", "average_precision", "mean_average_precision"],
+        "segmentation": ["SegmentationEvaluator", "SegmentationScores"],
+        "streaming": ["StreamingMetric"],
+    },
+)

@@ -13,11 +13,14 @@ Progress bars (``tqdm.auto``: widgets in JupyterLab, text in a terminal) follow
 :func:`progress_enabled`: never under the autograder (environment variable ``KIT_GRADING=1``),
 otherwise shown in Jupyter and on a terminal, hidden when output goes to a file or a pipe.
 
-Modules, one job each: ``seeding``, ``devices``, ``progress`` (bars), ``batches`` (split, move,
-size), ``metric_protocol`` (:class:`Metric`, results as history columns), ``precision`` (mixed
-precision), ``epoch`` (one pass over the data), ``best_epoch`` (early stopping, best checkpoint),
-``fit_loop`` (``fit``), ``inference`` (``evaluate``, ``predict``). Import from ``helpers.train``
-itself: the names in ``__all__`` are the public ones.
+On the CPU the first ``fit``, ``evaluate`` or ``predict`` sets torch's thread count for a shared
+machine and says so once (``threads``; ``KIT_NUM_THREADS=n`` overrides).
+
+Modules, one job each: ``seeding``, ``devices``, ``threads`` (CPU thread count), ``progress``
+(bars), ``batches`` (split, move, size), ``metric_protocol`` (:class:`Metric`, results as history
+columns), ``precision`` (mixed precision), ``epoch`` (one pass over the data), ``best_epoch``
+(early stopping, best checkpoint), ``fit_loop`` (``fit``), ``inference`` (``evaluate``,
+``predict``). Import from ``helpers.train`` itself: the names in ``__all__`` are the public ones.
 """
 
 from helpers.train.devices import pick_device

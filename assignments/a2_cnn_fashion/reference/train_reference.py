@@ -2,10 +2,10 @@
 
     .venv/bin/python assignments/a2_cnn_fashion/reference/train_reference.py [--threads 2]
 
-The class is read from ``improved_net.py`` beside this file: the same text that
-``make_source.py`` puts into the notebook's solution cell, so the weights load into the
+The class is read from ``improved_net.py`` beside this file: the same text as the source
+notebook's ``improved_net`` answer cell (a test checks it), so the weights load into the
 notebook's class. The recipe (split, normalisation, optimiser, schedule, augmentation) is the
-solution's too (``RECIPE`` below is pasted into the notebook by ``make_source.py``). Prints wall
+solution's ``train_improved`` too. Prints wall
 time, this process's CPU time and the load average, then the test accuracy, and writes
 ``improved_net.pt`` beside this file.
 """
