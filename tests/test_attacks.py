@@ -703,3 +703,55 @@ def test_a_visible_check_the_code_fails_costs_the_test(kit, tmp_path):
     path = toy.student(tmp_path / "toy.ipynb", q1=ALWAYS_EQUAL_ADD, q2=SOLVED["q2"])
     results = pipeline.grade(kit, path, device="cpu").results
     assert by_name(results)["q1_tests"]["score"] == 0
+
+
+# ------------------------------------------------------------------ read other students' work
+BOBS_MARKER = "bob-private-" + uuid.uuid4().hex[:8]
+READ_CLASSMATES = """\
+import os
+found = []
+for top, folders, files in os.walk({subs!r}):
+    for name in files:
+        if name.endswith('.ipynb'):
+            try:
+                found.append(open(os.path.join(top, name)).read())
+            except OSError:
+                pass
+print('classmates:', [t[t.find('bob-private-'):][:20] for t in found if 'bob-private-' in t])
+"""
+
+
+@needs_root
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: autograder/batch.py passes no KIT_HIDE for SUBMISSIONS or --out: outside /tmp "
+    "both stay readable (root makes them 0755/0644) to every kernel of the batch, so a student "
+    "prints a classmate's notebook (and, in --out, classmates' feedback and results) into their "
+    "own feedback. Fix: hide the submissions folder and the output folder (KIT_HIDE) for each "
+    "grading, keeping only the one submission's copied files",
+)
+def test_a_batch_kernel_cannot_read_a_classmates_submission(kit):
+    """``batch`` grades alice and bob from one folder on one machine (outside /tmp, as an
+    instructor's course folder is). Alice's last cell walks the submissions folder. Safe: her
+    feedback shows nothing of bob's notebook."""
+    import subprocess
+    import sys
+
+    base = Path(tempfile.mkdtemp(prefix=".attack-batch-", dir=Path(__file__).resolve().parents[1]))
+    try:
+        base.chmod(0o755)
+        subs, out = base / "submissions", base / "out"
+        bob = dict(SOLVED, q1=f"def add(a, b):\n    # {BOBS_MARKER}\n    return a + b")
+        toy.student(subs / "bob" / "toy.ipynb", **bob)
+        alice = toy.student(subs / "alice" / "toy.ipynb", **SOLVED)
+        with_cells(alice, READ_CLASSMATES.format(subs=str(subs)))
+        for folder in (subs, subs / "alice", subs / "bob"):
+            folder.chmod(0o755)
+        command = [sys.executable, "-m", "autograder", "batch", toy.NAME, str(subs), "--out",
+                   str(out), "--root", str(kit.root), "--jobs", "1"]  # fmt: skip
+        subprocess.run(command, check=False, capture_output=True, timeout=300)
+        pages = [p.read_text(errors="replace") for p in (out / "alice").rglob("*.html")]
+        assert pages, sorted(p.name for p in out.rglob("*"))
+        assert BOBS_MARKER not in "".join(pages)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
