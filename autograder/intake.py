@@ -50,6 +50,7 @@ MAX_SEARCH_DEPTH = 16
 # A JSON string, written as an unrolled loop so that re matches it in one pass.
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -171,11 +172,23 @@ def _read(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
     for cell in nb.cells:
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             continue  # a broken cell is dropped; its grade_id (if any) is then 'deleted'
-        cell.setdefault("metadata", {})
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {}
+        # grade_ids are hashed and matched later: nbgrader metadata that is not an object with a
+        # text grade_id makes the cell a student's own; the grade_id is then 'deleted'.
+        nbgrader = cell["metadata"].get("nbgrader")
+        if nbgrader is not None and not (
+            isinstance(nbgrader, dict) and isinstance(nbgrader.get("grade_id", ""), str)
+        ):
+            del cell["metadata"]["nbgrader"]
         if isinstance(cell.get("source"), list):
             cell["source"] = "".join(cell["source"])
         if not isinstance(cell.get("source"), str):
             cell["source"] = ""
+        if _LONE_SURROGATE.search(cell["source"]):
+            # JSON can escape half of a UTF-16 pair ("\ud83d"); no kernel message can carry it,
+            # so it becomes "?" instead of failing the whole grading.
+            cell["source"] = cell["source"].encode("utf-8", "replace").decode("utf-8")
         cells.append(cell)
     nb.cells = cells
     return nb, None
