@@ -13,9 +13,8 @@ records what came out::
 
     from helpers.grading import grading_input, record
 
-    x, w, b = grading_input("affine_x"), grading_input("affine_w"), grading_input("affine_b")
-    out, _ = affine_forward(x, w, b)
-    record("affine_forward.out", out, rtol=1e-6)
+    x = grading_input("scale_x")            # an array the grader draws per submission
+    record("scale.out", scale(x, 2.0), rtol=1e-6)
 
 The grader compares every record, in its own process, with what the source solution recorded on
 the same inputs when the autograder was built (``python -m autograder build``). Nothing here
