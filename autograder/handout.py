@@ -19,8 +19,9 @@ The handout (a folder, or a ``.zip`` holding one folder named after the assignme
 
 Nothing comes from ``source/``, ``assignments/<a>/reference/``, ``grading_inputs.py`` or the
 bundle. Before writing, every text file is searched for the source's solution and hidden-test
-lines (:func:`secret_lines`); one found stops the handout with the file and line named, so a
-release that is out of date with its source never reaches students.
+lines (:func:`secret_lines`), and ``release/<a>/`` is compared with a fresh ``nbgrader
+generate_assignment`` (``autograder.verify.release_differences``); either problem stops the
+handout with what to run, so a release out of date with its source never reaches students.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.config import Assignment, load_assignment
+from autograder.verify import release_differences
 
 __all__ = ["Handout", "HandoutError", "secret_lines", "write_handout"]
 
@@ -66,33 +68,35 @@ def secret_lines(assignment: Assignment) -> set[str]:
     """Stripped lines of the source notebooks that students must not get: those between
     ``### BEGIN SOLUTION``/``### END SOLUTION`` and ``### BEGIN HIDDEN TESTS``/``### END HIDDEN
     TESTS`` (every line of a solution cell without markers), at least
-    :data:`MIN_SECRET_LENGTH` characters long and not also in the release (as a line or inside
-    one: a continuation line such as ``True, rng)`` may be part of a visible test's call)."""
-    secrets: set[str] = set()
+    :data:`MIN_SECRET_LENGTH` characters long and not also in the source's visible part (as a
+    line or inside one: a continuation line such as ``True, rng)`` may be part of a visible
+    call). The visible part, not ``release/``, says what is public: a stale release that still
+    holds a solution must not make that solution public."""
+    secrets, public = set(), []
     for name in assignment.notebooks:
-        source = nbformat.read(assignment.source_dir / name, as_version=4)
-        release = nbformat.read(assignment.release_dir / name, as_version=4)
-        public = "\n".join(cell.source for cell in release.cells)
-        for cell in source.cells:
-            secrets |= {line for line in _hidden_part(cell) if line not in public}
-    return {line for line in secrets if len(line) >= MIN_SECRET_LENGTH}
+        for cell in nbformat.read(assignment.source_dir / name, as_version=4).cells:
+            hidden, visible = _split(cell)
+            secrets |= set(hidden)
+            public += visible
+    text = "\n".join(public)
+    return {line for line in secrets if len(line) >= MIN_SECRET_LENGTH and line not in text}
 
 
-def _hidden_part(cell) -> list[str]:
-    """The stripped lines of ``cell`` that nbgrader removes from the release."""
+def _split(cell) -> tuple[list[str], list[str]]:
+    """The stripped lines of ``cell`` that nbgrader removes from the release, and the others."""
     lines = [line.strip() for line in cell.source.splitlines()]
     nbgrader = cell.get("metadata", {}).get("nbgrader", {})
     if nbgrader.get("solution") and not any(line in _MARKERS for line in lines):
-        return lines  # nbgrader replaces a solution cell without markers as a whole
-    hidden, end = [], None
+        return lines, []  # nbgrader replaces a solution cell without markers as a whole
+    hidden, visible, end = [], [], None
     for line in lines:
         if end is None and line in _MARKERS:
             end = _MARKERS[line]
         elif line == end:
             end = None
-        elif end is not None:
-            hidden.append(line)
-    return hidden
+        else:
+            (visible if end is None else hidden).append(line)
+    return hidden, visible
 
 
 def _student_config(assignment: Assignment) -> str:
@@ -188,6 +192,9 @@ def write_handout(assignment: Assignment, out: Path, *, wheel: bool = True) -> H
                 raise HandoutError(f"The student wheel could not be built: {error}") from error
         (folder / "README.md").write_text(_readme(assignment, wheel_name), encoding="utf-8")
         _refuse_leaks(folder, secret_lines(assignment))
+        stale = release_differences(assignment)  # after the leak check: that one names a line
+        if stale:
+            raise HandoutError("; ".join(stale))
         files = tuple(sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()))
         if out.suffix == ".zip":
             _zip(folder, out)
