@@ -4,7 +4,13 @@ only the handout and the wheel."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import zipfile
 from pathlib import Path
+
+import pytest
+
+from autograder.student_wheel import build_student_wheel, instructor_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +42,53 @@ def test_helpers_never_imports_autograder():
     found = [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "helpers").rglob("*.py"))
              for line in autograder_imports(path)]  # fmt: skip
     assert found == [], f"helpers imports autograder at {found}; move that code to autograder/."
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    return build_student_wheel(tmp_path_factory.mktemp("wheel"), root=ROOT)
+
+
+def test_the_wheel_holds_only_code_of_helpers_and_autograder(wheel):
+    """Does the student wheel hold any instructor file (source/, assignments/, weights, a
+    bundle, grading_inputs.py), or anything but the two packages' Python files?"""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert instructor_files(wheel) == []
+    assert {"helpers/grading.py", "helpers/data/hidden.py", "autograder/check.py",
+            "autograder/record.py"} <= set(names)  # fmt: skip
+    tracked = subprocess.run(["git", "ls-files", "source", "release", "assignments"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert tracked and not [n for n in names if n in tracked or Path(n).name in
+                            {Path(t).name for t in tracked}]  # fmt: skip
+
+
+def test_instructor_files_finds_what_does_not_belong(tmp_path):
+    """Would instructor_files notice a source notebook or weights slipped into a wheel?"""
+    wheel = tmp_path / "cv_course_kit_student-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name in ("helpers/__init__.py", "source/a1/a1.ipynb", "helpers/ref.pt",
+                     "assignments/a1/grading_inputs.py"):  # fmt: skip
+            archive.writestr(name, "")
+    assert instructor_files(wheel) == [
+        "source/a1/a1.ipynb", "helpers/ref.pt", "assignments/a1/grading_inputs.py"]  # fmt: skip
+
+
+# Lines that are solutions in a notebook and ordinary code in helpers (idioms, not answers).
+IDIOMS = {"model.eval()", "with torch.no_grad():", "nn.ReLU(inplace=True),",
+          "return nn.Sequential(", "self.epoch += 1", "n, h, w = images.shape"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [
+    "a1_mlp_numpy",
+    pytest.param("a2_cnn_fashion", marks=pytest.mark.xfail(strict=True, reason=(
+        "a2's scramble_images exercise is helpers.data.fashion.scramble, which students "
+        "install; reported to the a2 notebook's owner"))),
+])  # fmt: skip
+def test_the_wheel_holds_no_solution_line(wheel, name):
+    """Does the code students install hold an assignment's solution or hidden-test lines?"""
+    from test_handout import source_secrets
+
+    with zipfile.ZipFile(wheel) as archive:
+        code = "\n".join(archive.read(n).decode() for n in archive.namelist() if n.endswith(".py"))
+    assert sorted(line for line in source_secrets(name) - IDIOMS if line in code) == []
