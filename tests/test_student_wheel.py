@@ -4,7 +4,9 @@ only the handout and the wheel."""
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -92,3 +94,59 @@ def test_the_wheel_holds_no_solution_line(wheel, name):
     with zipfile.ZipFile(wheel) as archive:
         code = "\n".join(archive.read(n).decode() for n in archive.namelist() if n.endswith(".py"))
     assert sorted(line for line in source_secrets(name) - IDIOMS if line in code) == []
+
+
+@pytest.mark.slow
+def test_check_runs_from_the_wheel_and_the_handout_alone(tmp_path):
+    """On a machine with only the handout and the wheel, does `python -m autograder check` run
+    the blank notebook and say which tests are not written yet?
+
+    Packages cannot be downloaded here, so the new venv sees the kit's site-packages (torch,
+    papermill, ...) through a path file, which adds that folder but runs none of its own path
+    files: the kit's editable install of helpers/autograder stays off. The repository is on no
+    path: helpers and autograder must come from the wheel."""
+    import sysconfig
+
+    from autograder.config import load_assignment
+    from autograder.handout import write_handout
+
+    write_handout(load_assignment("a1_mlp_numpy", ROOT), tmp_path / "a1.zip")
+    with zipfile.ZipFile(tmp_path / "a1.zip") as archive:
+        archive.extractall(tmp_path / "student")
+    handout = tmp_path / "student" / "a1_mlp_numpy"
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    (wheel,) = handout.glob("*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                    "--no-deps", "--no-index", str(wheel)], check=True)  # fmt: skip
+    show_purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    purelib = subprocess.run([python, "-c", show_purelib],
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (Path(purelib) / "kit-runtime.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+    where = subprocess.run(
+        [python, "-c", "import helpers, autograder; print(helpers.__file__, autograder.__file__)"],
+        cwd=handout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert all(Path(p).is_relative_to(venv) for p in where), where
+
+    run = subprocess.run(
+        [python, "-m", "autograder", "check", "a1_mlp_numpy.ipynb", "--root", "kit"],
+        cwd=handout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert (
+        "FAILED   test_affine: raised NotImplementedError: the code it tests is not written" in out
+    )
+    assert "mlp_weights.npz is missing" in out and "Traceback" not in out
