@@ -54,24 +54,9 @@ def _stage(root: Path, stage: Path) -> None:
                 continue
             (stage / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, stage / relative)
-    version = _version(root)
-    config = (root / "student" / "pyproject.toml").read_text(encoding="utf-8")
-    (stage / "pyproject.toml").write_text(config.replace("@VERSION@", version), encoding="utf-8")
+    shutil.copyfile(root / "student" / "pyproject.toml", stage / "pyproject.toml")
     shutil.copyfile(root / "LICENSE", stage / "LICENSE")
     (stage / "README.md").write_text(STUDENT_README, encoding="utf-8")
-
-
-def _version(root: Path) -> str:
-    """``helpers.__version__`` read from the file (importing would pick the installed one).
-
-    >>> _version(ROOT)
-    '0.1.0'
-    """
-    text = (root / "helpers" / "__init__.py").read_text(encoding="utf-8")
-    match = re.search(r'^__version__ = "([^"]+)"', text, re.MULTILINE)
-    if match is None:
-        raise StudentWheelError(f"{root / 'helpers' / '__init__.py'} sets no __version__.")
-    return match.group(1)
 
 
 def build_student_wheel(out_dir: Path, *, root: Path | None = None) -> Path:
