@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {error}", file=sys.stderr)
                 return EXIT_USAGE
             print(f"Wrote {made.path}: {', '.join(made.files)}")
+            for note in made.notes:
+                print(f"warning: {note}", file=sys.stderr)
             return EXIT_OK
         if args.command == "verify":
             from autograder.verify import verify

@@ -58,10 +58,12 @@ class HandoutError(ValueError):
 
 @dataclass(frozen=True)
 class Handout:
-    """A written handout: where it is and the files in it (relative paths, sorted)."""
+    """A written handout: where it is, the files in it (relative paths, sorted), and what the
+    instructor should know (a student document the assignment lacks)."""
 
     path: Path
     files: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
 
 def secret_lines(assignment: Assignment) -> set[str]:
@@ -163,6 +165,11 @@ def write_handout(assignment: Assignment, out: Path, *, wheel: bool = True) -> H
     out = Path(out)
     if out.suffix != ".zip" and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HandoutError(f"{out} exists and is not an empty folder: choose a new --out.")
+    if not (assignment.root / "requirements.txt").is_file():
+        raise HandoutError(
+            f"{assignment.root / 'requirements.txt'} is missing: students install the kit's "
+            "pinned packages from it. Run from the kit's root or pass --root."
+        )
     missing = [n for n in assignment.notebooks if not (assignment.release_dir / n).is_file()]
     if missing:
         raise HandoutError(
@@ -178,9 +185,12 @@ def write_handout(assignment: Assignment, out: Path, *, wheel: bool = True) -> H
         for name in assignment.notebooks:
             shutil.copyfile(assignment.release_dir / name, folder / name)
             shutil.copyfile(assignment.release_dir / name, kit_release / name)
+        notes = []
         for name in STUDENT_DOCUMENTS:
             if (assignment.config_dir / name).is_file():
                 shutil.copyfile(assignment.config_dir / name, folder / name)
+            else:
+                notes.append(f"assignments/{assignment.name}/{name} does not exist: not included.")
         shutil.copyfile(assignment.root / "requirements.txt", folder / "requirements.txt")
         (kit_config / "assignment.toml").write_text(_student_config(assignment), "utf-8")
         load_assignment(assignment.name, folder / CHECK_ROOT)  # check must be able to read it
@@ -201,7 +211,7 @@ def write_handout(assignment: Assignment, out: Path, *, wheel: bool = True) -> H
         else:
             out.mkdir(parents=True, exist_ok=True)
             shutil.copytree(folder, out, dirs_exist_ok=True)
-    return Handout(out, files)
+    return Handout(out, files, tuple(notes))
 
 
 def _refuse_leaks(folder: Path, secrets: set[str]) -> None:

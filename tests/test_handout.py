@@ -178,3 +178,14 @@ def test_a_release_out_of_date_with_its_source_is_refused(tmp_path):
     path.write_text(json.dumps(notebook))
     with pytest.raises(HandoutError, match="out of date: run `nbgrader generate_assignment"):
         write_handout(load_assignment("a1_mlp_numpy", kit), tmp_path / "h.zip", wheel=False)
+
+
+def test_a_missing_report_template_is_a_warning_not_a_failure(tmp_path, capsys):
+    """Does an assignment without report_template.md still get a handout, with a warning?"""
+    kit = _kit_copy(tmp_path / "kit")
+    (kit / "assignments" / "a1_mlp_numpy" / "report_template.md").unlink()
+    args = ["handout", "a1_mlp_numpy", "--root", str(kit), "--out", str(tmp_path / "h"),
+            "--no-wheel"]  # fmt: skip
+    assert main(args) == 0
+    assert "report_template.md does not exist: not included" in capsys.readouterr().err
+    assert (tmp_path / "h" / "handout.md").is_file()
