@@ -29,6 +29,7 @@ examples:
   python -m autograder grade a2_cnn_fashion /autograder/submission --out results.json
   python -m autograder grade a2_cnn_fashion my_a2.ipynb --out r.json --feedback feedback/
   python -m autograder check release/a2_cnn_fashion/a2_cnn_fashion.ipynb
+  python -m autograder handout a2_cnn_fashion --out a2_handout.zip
   python -m autograder verify a2_cnn_fashion
   python -m autograder package a2_cnn_fashion --out a2_autograder.zip
   python -m autograder batch a2_cnn_fashion submissions/ --out graded/ --jobs 2
@@ -83,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="a student's own check before submitting (no hidden data)")
     p.add_argument("notebook", type=Path, help="your notebook")
     p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    p = sub.add_parser("handout", help="what students download: notebooks, texts, the wheel")
+    p.add_argument("assignment", help="assignment name (a folder under assignments/)")
+    p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    p.add_argument("--out", type=Path, required=True, help="a folder, or a file ending in .zip")
+    p.add_argument("--wheel", action=argparse.BooleanOptionalAction, default=True,
+                   help="put the student wheel in the handout (default: yes)")  # fmt: skip
     from autograder.batch import add_arguments as add_batch_arguments
 
     add_batch_arguments(sub.add_parser("batch", help="grade many submissions (here or on Slurm)"))
@@ -179,6 +186,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  grading the reference: {made.reference_score} points, peak "
                       f"{made.peak_mb} MB (grader {made.grader_mb} MB); container "
                       f"{made.container_mb} MB")  # fmt: skip
+            for note in made.notes:
+                print(f"warning: {note}", file=sys.stderr)
+            return EXIT_OK
+        if args.command == "handout":
+            from autograder.handout import HandoutError, write_handout
+
+            try:
+                made = write_handout(assignment, args.out, wheel=args.wheel)
+            except HandoutError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"Wrote {made.path}: {', '.join(made.files)}")
             for note in made.notes:
                 print(f"warning: {note}", file=sys.stderr)
             return EXIT_OK

@@ -56,7 +56,7 @@ SEED = 0"""
 SETUP = """\
 import numpy as np
 
-from autograder.record import grading_input, record
+from helpers.grading import grading_input, record
 
 rng = np.random.default_rng(SEED)"""
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import record as record_module
-from autograder.record import grading_input, record
+from helpers import grading as record_module
+from helpers.grading import grading_input, record
 
 ROOT = Path(__file__).resolve().parents[1]
 
