@@ -185,6 +185,10 @@ def grade_one(
             (folder / stale).unlink(missing_ok=True)
         shutil.rmtree(folder / FEEDBACK, ignore_errors=True)
         env = {**os.environ, "KIT_KERNEL_USER": worker.kernel_user}
+        # Every kernel of the batch must not see the other submissions nor the graded ones
+        # (results and feedback of classmates): both folders are hidden from it.
+        hide = [str(Path(out).resolve()), str(Path(submission.path).resolve().parent)]
+        env["KIT_HIDE"] = os.pathsep.join([*hide, *filter(None, [os.environ.get("KIT_HIDE")])])
         if worker.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = worker.gpu
         command = grader_command(assignment, submission, folder, device=worker.device, root=root)

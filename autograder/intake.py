@@ -29,6 +29,7 @@ from autograder.safe_fs import UnsafeFileError, read_file
 __all__ = [
     "MAX_CELLS",
     "MAX_CELL_CHARS",
+    "MAX_JSON_CONTAINERS",
     "MAX_JSON_DEPTH",
     "MAX_NOTEBOOK_BYTES",
     "Intake",
@@ -43,6 +44,10 @@ MAX_CELLS = 2_000
 MAX_CELL_CHARS = 1_000_000
 #: How deeply a notebook's JSON may nest (a notebook needs about 10; json and nbformat recurse).
 MAX_JSON_DEPTH = 64
+#: Arrays and objects a notebook's JSON may hold. Parsing costs a few hundred bytes of memory
+#: per one ("{}," x 30 million took 16 GB); a course notebook with all its outputs has tens of
+#: thousands.
+MAX_JSON_CONTAINERS = 200_000
 #: Entries looked at, and folder levels gone down, when searching a submission folder.
 MAX_SEARCH_ENTRIES = 10_000
 MAX_SEARCH_DEPTH = 16
@@ -75,21 +80,31 @@ def _grade_ids(nb: nbformat.NotebookNode) -> set[str]:
     } - {None}
 
 
-def json_depth(text: str) -> int:
-    """How deeply ``text``'s arrays and objects nest, without parsing it (no recursion).
+def json_shape(text: str) -> tuple[int, int]:
+    """How deeply ``text``'s arrays and objects nest, and how many there are, without parsing
+    it (no recursion, no Python object per container).
 
     Strings are cut out first (a bracket inside one does not count), then the brackets left
     are counted with a running sum.
 
-    >>> json_depth('{"a": [1, {"b": "[[["}]}'), json_depth("[]"), json_depth("3")
-    (3, 1, 0)
+    >>> json_shape('{"a": [1, {"b": "[[["}]}'), json_shape("[]"), json_shape("3")
+    ((3, 3), (1, 1), (0, 0))
     """
     brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
     if not brackets:
-        return 0
+        return 0, 0
     codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
-    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
-    return int(np.cumsum(steps).max())
+    opens = (codes == ord("[")) | (codes == ord("{"))
+    return int(np.cumsum(np.where(opens, 1, -1)).max()), int(opens.sum())
+
+
+def json_depth(text: str) -> int:
+    """How deeply ``text``'s arrays and objects nest (see :func:`json_shape`).
+
+    >>> json_depth('{"a": [1, {"b": "[[["}]}')
+    3
+    """
+    return json_shape(text)[0]
 
 
 def _cells_of(data: dict) -> list | None:
@@ -128,11 +143,18 @@ def _read(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
     except UnicodeDecodeError:
         return None, f"{path.name} is not a text file, so it cannot be a notebook."
     del raw
-    if json_depth(text) > MAX_JSON_DEPTH:
+    depth, containers = json_shape(text)
+    if depth > MAX_JSON_DEPTH:
         return None, (
             f"{path.name} has JSON nested more than {MAX_JSON_DEPTH} levels deep, which no "
             "notebook needs; it was not read. Open it in JupyterLab, clear the outputs, save "
             "it and submit again."
+        )
+    if containers > MAX_JSON_CONTAINERS:
+        return None, (
+            f"{path.name} holds {containers:,} JSON objects and arrays, more than the "
+            f"{MAX_JSON_CONTAINERS:,} a notebook may hold; it was not read. Clear the outputs "
+            "(Edit > Clear Outputs of All Cells), save it and submit again."
         )
     try:
         data = json.loads(text)

@@ -277,6 +277,36 @@ def run_notebook(
     return run, repairs
 
 
+def _git_folders(root: Path) -> list[Path]:
+    """The kit's git data: ``.git``, and where ``.git`` is a file (a worktree, a submodule), the
+    repository it points at, whose objects hold every committed source notebook."""
+    found = [root / ".git"]
+    try:
+        pointer = (root / ".git").read_text(errors="replace") if (root / ".git").is_file() else ""
+    except OSError:
+        pointer = ""
+    if pointer.startswith("gitdir:"):
+        gitdir = (root / pointer[len("gitdir:"):].strip()).resolve()
+        found.append(gitdir)
+        try:  # a worktree's folder names the shared repository in ``commondir``
+            common = (gitdir / "commondir").read_text().strip()
+            found.append((gitdir / common).resolve())
+        except OSError:
+            pass
+    return found
+
+
+def _may_hide(path: Path) -> bool:
+    """Whether ``path`` can be hidden from the kernel (it holds nothing the kernel needs)."""
+    from autograder.sandbox import check_hidden_paths
+
+    try:
+        check_hidden_paths([path])
+    except ValueError:
+        return False
+    return True
+
+
 def _bytes_under(folder: Path) -> int:
     """Total size of the regular files under one of the grader's own folders (the bundle)."""
     if not folder.is_dir():
@@ -360,7 +390,12 @@ def _run_in(
         "MPLBACKEND": "Agg",
     }
     root = assignment.root
-    hide = [bundle, private, root / "source", root / "assignments", root / "build", root / ".git"]
+    hide = [bundle, private, root / "source", root / "assignments", root / "build"]
+    hide += _git_folders(root)
+    # The submission as it arrived: its files are copied into the work folder; the folder may
+    # hold more (other notebooks, a classmate's folder beside it in a batch).
+    if submission_files is not None and _may_hide(submission_files):
+        hide.append(submission_files)
     # The public files the hidden Fashion-MNIST images come from: a lookup in them would score
     # full marks without a model (bench/hidden_lookup.py).
     hide += public_test_paths([root / "data"])

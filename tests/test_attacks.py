@@ -106,12 +106,6 @@ def test_an_honest_notebook_with_many_outputs_is_read_within_bounded_memory(tmp_
     assert peak_mb < 160, f"intake peaked at {peak_mb:.0f} MB"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: intake.py _read parses any notebook under 100 MB with json.loads and "
-    "nbformat.from_dict; '{},' costs ~170 bytes of grader memory per byte of JSON (95 MB: "
-    "16 GB, 129 s), so the grader is OOM-killed and writes no results.json",
-)
 def test_a_notebook_of_two_million_empty_objects_is_refused_before_parsing(tmp_path):
     """Crash the grader with memory: 2 MB of ``{},`` in one cell's outputs (the same file at 95 MB
     took 16 GB of grader memory and 129 s, measured). Safe: refused with a note before parsing,
@@ -646,14 +640,6 @@ print('LEAKED-' + 'SOLUTION' if leaked else 'kept', found)
 
 
 @needs_root
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: autograder/pipeline.py _run_in hides root/.git, which in a git worktree is a "
-    "one-line file; the repository it names (<main>/.git, with every committed source "
-    "notebook) stays readable to the kernel. Fix: hide the git common dir too "
-    "(`git rev-parse --git-common-dir`, or follow the gitdir: line), or better, show the kernel "
-    "an allow-list (its Python, helpers, the work folder) instead of hiding a deny-list",
-)
 def test_a_kit_checked_out_as_a_git_worktree_does_not_expose_its_repository(monkeypatch):
     """The instructor grades from a git worktree of the kit (as this team works). Safe: a cell
     cannot read the source notebook from the repository's objects."""
@@ -722,14 +708,6 @@ print('classmates:', [t[t.find('bob-private-'):][:20] for t in found if 'bob-pri
 
 
 @needs_root
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: autograder/batch.py passes no KIT_HIDE for SUBMISSIONS or --out: outside /tmp "
-    "both stay readable (root makes them 0755/0644) to every kernel of the batch, so a student "
-    "prints a classmate's notebook (and, in --out, classmates' feedback and results) into their "
-    "own feedback. Fix: hide the submissions folder and the output folder (KIT_HIDE) for each "
-    "grading, keeping only the one submission's copied files",
-)
 def test_a_batch_kernel_cannot_read_a_classmates_submission(kit):
     """``batch`` grades alice and bob from one folder on one machine (outside /tmp, as an
     instructor's course folder is). Alice's last cell walks the submissions folder. Safe: her
