@@ -10,7 +10,11 @@ draws (``[grading] input_pool``) and refuses any record that is not evidence:
 - a **constant**: a value that, within the record's own tolerance, is the same in every draw.
   A student could record it without calling any of their code;
 - a **copy of an input**: a value equal (within its tolerance) to one of that draw's grading
-  inputs, which the kernel can read and record back.
+  inputs, which the kernel can read and record back;
+- a **uniform boolean array**: all True (or all False) in every draw, so only its shape varies,
+  and the shape comes from the inputs (``isfinite(out)`` of a stub returning zeros);
+- **the inputs' sizes**: whole numbers that are all among the draw's input shapes and whole
+  scalar inputs (``out.shape == (len(images), classes)``), which a kernel reads off the inputs.
 
 The rule is per record, not per cell: every record of a test cell must be evidence, because the
 cell's points need every record to match and a cell whose only real check is one record among
@@ -18,7 +22,7 @@ forgeable ones is only as strong as that record. Keep the checks a test makes th
 evidence (dtypes, flags, "loss went down") as ``assert``s in the cell: they still help the
 student, and they cost nothing to the grader's trust.
 
-A boolean *array* that changes with the inputs (a dropout mask, a per-class NaN flag) is
+A boolean *array* whose values change with the inputs (a dropout mask, a per-class NaN flag) is
 evidence: it is as hard to guess as the data that made it.
 """
 
@@ -54,6 +58,25 @@ _FIX_CONSTANT = (
     "grading_inputs.py and record the student function's output on those inputs."
 )
 _FIX_COPY = "Record what the student's function computes from the input, not the input itself."
+_FIX_SIZES = (
+    "Record values the student's code computes (outputs, parameter counts of an architecture the "
+    "test specifies), not sizes the test's inputs already give; check shapes with an assert."
+)
+
+
+def _input_sizes(draw_inputs: Mapping[str, np.ndarray]) -> set[int]:
+    """Every whole number a kernel can read off a draw's inputs: their shapes and whole scalars.
+
+    >>> sorted(_input_sizes({"x": np.zeros((5, 3)), "k": np.array(7)}))
+    [3, 5, 7]
+    """
+    sizes: set[int] = set()
+    for given in draw_inputs.values():
+        given = np.asarray(given)
+        sizes.update(int(n) for n in given.shape)
+        if given.size == 1 and given.dtype.kind in "iu":
+            sizes.add(int(given.reshape(())))
+    return sizes
 
 
 def _matches(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
@@ -111,6 +134,21 @@ def check_evidence(
             grade_id, name,
             f"has the same value in all {len(draws)} input draws (within rtol={rtol:g}, "
             f"atol={atol:g}), so a constant would pass", _FIX_CONSTANT,
+        )  # fmt: skip
+    if first.dtype.kind == "b" and all(v.size and (v.all() or not v.any()) for v in draws):
+        return NotEvidence(
+            grade_id, name,
+            "is all True or all False in every input draw, so only its shape varies, and the "
+            "shape comes from the inputs", _FIX_BOOL,
+        )  # fmt: skip
+    if first.dtype.kind in "iu" and all(
+        v.size and set(v.reshape(-1).tolist()) <= _input_sizes(d)
+        for v, d in zip(draws, inputs, strict=True)
+    ):
+        return NotEvidence(
+            grade_id, name,
+            "is made only of the sizes of the grading inputs (their shapes and whole numbers), "
+            "which a kernel reads off the inputs without the student's code", _FIX_SIZES,
         )  # fmt: skip
     for value, draw_inputs in zip(draws, inputs, strict=True):
         for input_name, given in draw_inputs.items():

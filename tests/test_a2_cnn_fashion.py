@@ -1,4 +1,4 @@
-"""a2_cnn_fashion's own checks: the ImprovedNet cell is the reference class, 9 tests worth 12
+"""a2_cnn_fashion's own checks: the ImprovedNet cell is the reference class, 8 tests worth 11
 points, the hidden inputs suit the functions, the reference weights score, and (slow) both the
 blank release and the graded source run end to end. What every assignment must pass (lint, the
 release in sync and leak-free, seeded inputs, verify) is in test_assignments.py."""
@@ -53,11 +53,11 @@ def test_improved_net_cell_is_the_reference_class():
     assert cell.source == reference, "Edit both copies of ImprovedNet together."
 
 
-def test_nine_test_cells_worth_twelve_points():
-    """Are a2's points what its handout promises: 9 test cells, 12 points (lint checks the
+def test_eight_test_cells_worth_eleven_points():
+    """Are a2's points what its handout promises: 8 test cells, 11 points (lint checks the
     rest of the grading contract for every assignment)?"""
     tests = [c for c in _code_cells(SOURCE) if c.metadata["nbgrader"]["grade"]]
-    assert len(tests) == 9 and sum(c.metadata["nbgrader"]["points"] for c in tests) == 12
+    assert len(tests) == 8 and sum(c.metadata["nbgrader"]["points"] for c in tests) == 11
 
 
 def test_grading_inputs_are_what_the_docstrings_promise():

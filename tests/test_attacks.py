@@ -498,14 +498,6 @@ def _draws_of_sizes(sizes: list[tuple[int, int]]) -> list[dict[str, np.ndarray]]
 SIZES = [(31, 14), (5, 3), (12, 9)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: autograder/evidence.py check_evidence accepts a boolean array that is all True "
-    "in every draw (only its shape varies, and the shape is the inputs'). a2's test_improved_net "
-    "records torch.isfinite(out) of shape (N, classes): a stub forward returning "
-    "torch.zeros(len(x), num_classes) earns its point. Fix: refuse a boolean array that is "
-    "uniform (all True or all False) in every draw",
-)
 def test_an_all_true_mask_shaped_by_the_inputs_is_no_evidence():
     """A blank ImprovedNet that returns zeros of the right shape records the same
     ``improved_net.finite`` as the reference. Safe: build refuses that record."""
@@ -518,13 +510,6 @@ def test_an_all_true_mask_shaped_by_the_inputs_is_no_evidence():
     assert refused is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: autograder/evidence.py check_evidence accepts a record made of the inputs' "
-    "sizes (a2's improved_net.shape = [N, classes] = [len(images), improved_classes]), which a "
-    "kernel computes without the student's code. Fix: refuse an integer record whose values all "
-    "appear among the draw's input shapes and scalar inputs",
-)
 def test_a_record_of_the_inputs_sizes_is_no_evidence():
     """``improved_net.shape`` = [N, classes], both read off the inputs. Safe: refused."""
     from autograder.evidence import check_evidence
@@ -558,12 +543,6 @@ STUB_IMPROVED_NET = (
 
 @needs_root
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: a2's test_improved_net records only [N, classes] and isfinite(out), both "
-    "decided by the inputs' sizes (see the two evidence tests above); measured: the blank "
-    "release with this stub scores 1.0 (test_improved_net 1/1) in 13 s",
-)
 def test_a2_a_stub_improved_net_earns_no_point(tmp_path, monkeypatch):
     """The a2 release, blank but for a 7-line ImprovedNet that returns zeros. Safe: 0 points
     (builds a2: about 3 minutes)."""
