@@ -91,7 +91,7 @@ import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -485,7 +485,7 @@ def _holder_alive(holder: object) -> bool:
 
 
 @contextlib.contextmanager
-def _hidden_paths_record():
+def _hidden_paths_record() -> Iterator[dict]:
     """The machine's record of paths hidden by permissions, locked for the ``with`` block.
 
     ``{path: {"mode": original mode, "holders": [[pid, start, token], ...]}}``, in a root-only
@@ -515,7 +515,9 @@ def _hidden_paths_record():
                 log.error("dropped a malformed entry for %s in %s", name, path)
                 del record[name]
                 continue
-            entry["holders"] = [h for h in entry.get("holders") or [] if _holder_alive(h)]
+            holders = entry.get("holders")
+            holders = holders if isinstance(holders, list) else []
+            entry["holders"] = [h for h in holders if _holder_alive(h)]
             if not entry["holders"]:  # every grader that hid it died: give its mode back
                 _give_mode_back(Path(name), entry["mode"])
                 del record[name]
