@@ -123,6 +123,7 @@ _RLIMITS = {
     "DATA": resource.RLIMIT_DATA,
     "FSIZE": resource.RLIMIT_FSIZE,
     "CORE": resource.RLIMIT_CORE,
+    "MSGQUEUE": resource.RLIMIT_MSGQUEUE,
 }
 
 

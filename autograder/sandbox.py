@@ -19,7 +19,11 @@
   folder with the "other" write bit on the root file system, :func:`world_writable_folders`) is
   a fresh size-bounded tmpfs; SysV IPC and POSIX message queues live and die with the run. Where
   namespaces are refused (a container without CAP_SYS_ADMIN), hidden paths are protected by file
-  permissions only: the "other" permission bits are removed from each hidden path.
+  permissions only: the "other" permission bits are removed from each hidden path, counted across
+  every grader on the machine (:func:`hide_by_permissions`: the first run to hide a path closes
+  it, the last to finish gives it back its mode), and what the kernel user leaves in shared places
+  is removed before and after each run (:func:`remove_leftovers_of`: SysV IPC, its files in every
+  world-writable folder); it may not create POSIX message queues at all (RLIMIT_MSGQUEUE 0).
 - **keyrings.** The kernel gets a fresh session keyring; the user's own keyrings (user and
   user-session, which Linux keeps per uid across runs) are cleared before and after each run.
 - **disk.** ``HOME`` is a tmpfs of ``disk_mb`` (:func:`autograder.disk.capped_folder`): a student
@@ -87,7 +91,7 @@ import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +137,13 @@ PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/m
 _WRITABLE_SEARCH_ROOTS = ("/", "/dev", "/run", "/var", "/home", "/opt", "/srv")
 #: How many leftover processes a census may name, and how many bytes of it are read.
 CENSUS_MAX_BYTES = 64 * 1024
+#: Root's record of the paths hidden by file permissions (in :func:`_private_root_dir`), shared
+#: by every grader on the machine, and the lock file that guards it.
+HIDDEN_STATE_FILE = "hidden.json"
+HIDDEN_STATE_LOCK = "hidden.lock"
+#: SysV IPC kinds: (``/proc/sysvipc`` file, its id column, libc function that removes one).
+_SYSV_KINDS = (("shm", "shmid", "shmctl"), ("msg", "msqid", "msgctl"), ("sem", "semid", "semctl"))
+IPC_RMID = 0
 #: The user's keyrings that Linux keeps per uid (include/uapi/linux/keyctl.h), cleared around runs.
 KEY_SPEC_USER_KEYRING = -4
 KEY_SPEC_USER_SESSION_KEYRING = -5
@@ -452,6 +463,217 @@ def _private_root_dir() -> Path:
     raise IsolationUnavailableError("Found no root-owned folder for the kernel user's lock file.")
 
 
+# ------------------------------------------------------------------ hidden by permissions
+def _process_start(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (``/proc/PID/stat`` field 22);
+    None when it is gone. With the pid it names one process, even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # The name (field 2) may hold spaces and parentheses: count fields after its last ")".
+    fields = data[data.rfind(b")") + 2 :].split()
+    return int(fields[19]) if len(fields) > 19 else None
+
+
+def _holder_alive(holder: object) -> bool:
+    """Is the grader that recorded ``holder`` ([pid, start time, token]) still running?"""
+    if not isinstance(holder, list) or len(holder) != 3 or not isinstance(holder[0], int):
+        return False
+    return _process_start(holder[0]) == holder[1]
+
+
+@contextlib.contextmanager
+def _hidden_paths_record() -> Iterator[dict]:
+    """The machine's record of paths hidden by permissions, locked for the ``with`` block.
+
+    ``{path: {"mode": original mode, "holders": [[pid, start, token], ...]}}``, in a root-only
+    file guarded by ``flock`` (graders in other processes: batch workers). Holds of graders that
+    died are released on every read: once none is left, the path gets its mode back. Written
+    back (atomically) only when the block ends without an exception.
+    """
+    folder = _private_root_dir()
+    lock = os.open(
+        folder / HIDDEN_STATE_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+    )
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = folder / HIDDEN_STATE_FILE
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            record = {}
+        except (OSError, ValueError) as exc:
+            log.error("the record of hidden paths %s is unreadable (%s): starts afresh", path, exc)
+            record = {}
+        if not isinstance(record, dict):
+            record = {}
+        for name in list(record):
+            entry = record[name]
+            if not isinstance(entry, dict) or not isinstance(entry.get("mode"), int):
+                log.error("dropped a malformed entry for %s in %s", name, path)
+                del record[name]
+                continue
+            holders = entry.get("holders")
+            holders = holders if isinstance(holders, list) else []
+            entry["holders"] = [h for h in holders if _holder_alive(h)]
+            if not entry["holders"]:  # every grader that hid it died: give its mode back
+                _give_mode_back(Path(name), entry["mode"])
+                del record[name]
+        yield record
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".hidden-")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.replace(temporary, path)
+    finally:
+        os.close(lock)
+
+
+def _give_mode_back(path: Path, mode: int) -> None:
+    try:
+        os.chmod(path, mode)
+    except FileNotFoundError:
+        pass  # removed meanwhile: nothing left to open
+    except OSError as exc:
+        log.error("could not give %s its mode %o back: %s", path, mode, exc)
+
+
+def hide_by_permissions(path: Path, uid: int, gid: int, holder: list) -> bool:
+    """Take the "other" bits from ``path`` for the run ``holder`` ([pid, start time, token]);
+    False when ``path`` does not exist.
+
+    Counted across graders: the first to hide a path records its mode, later ones add their
+    hold; the mode closed is always the recorded one less the "other" bits (never a mode another
+    run already closed). Raises :class:`IsolationUnavailableError` for a path of the kernel user
+    (``uid``/``gid``), which permissions cannot keep from it.
+    """
+    with _hidden_paths_record() as record:
+        if not path.exists():
+            return False
+        info = path.stat()
+        if info.st_uid == uid or info.st_gid == gid:
+            raise IsolationUnavailableError(
+                f"Cannot hide {path}: it belongs to the kernel user, and without a mount "
+                "namespace only file permissions protect it."
+            )
+        entry = record.setdefault(str(path), {"mode": stat.S_IMODE(info.st_mode), "holders": []})
+        entry["holders"].append(holder)
+        os.chmod(path, entry["mode"] & ~0o007)
+    return True
+
+
+def release_hidden_path(path: Path, holder: list) -> None:
+    """Drop ``holder``'s hold on ``path``; the last hold's release gives ``path`` its mode."""
+    with _hidden_paths_record() as record:
+        entry = record.get(str(path))
+        if entry is None or holder not in entry["holders"]:
+            log.error("%s was not recorded as hidden by this run; its mode is left as it is", path)
+            return
+        entry["holders"].remove(holder)
+        if not entry["holders"]:
+            _give_mode_back(path, entry["mode"])
+            del record[str(path)]
+
+
+# ------------------------------------------------------------------ leftovers in shared places
+def remove_leftovers_of(uid: int, gid: int, keep: Sequence[Path] = ()) -> None:
+    """Remove what user ``uid`` left where every user may write (runs without namespaces).
+
+    Its SysV shared memory segments, message queues and semaphore sets (owned or created by it),
+    and every entry it owns in :data:`PRIVATE_TMP` and :func:`world_writable_folders` (POSIX
+    message queues too, where ``/dev/mqueue`` is mounted), except under ``keep``. Call it only
+    once every process of the user is reaped. Failures are logged: the results must still come.
+    """
+    _remove_sysv_ipc_of(uid)
+    _remove_files_of(uid, gid, keep)
+
+
+def _remove_sysv_ipc_of(uid: int) -> None:
+    """IPC_RMID every SysV object whose owner or creator is ``uid`` (``/proc/sysvipc``).
+
+    The creator counts too: the owner can hand an object to another uid (IPC_SET).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, id_column, remover in _SYSV_KINDS:
+        try:
+            with open(f"/proc/sysvipc/{kind}", encoding="ascii") as f:
+                header, *rows = f.read().splitlines()
+        except (OSError, ValueError):
+            continue
+        columns = header.split()
+        where = {name: columns.index(name) for name in (id_column, "uid", "cuid")}
+        for row in rows:
+            cells = row.split()
+            try:
+                ident = int(cells[where[id_column]])
+                owners = {int(cells[where["uid"]]), int(cells[where["cuid"]])}
+            except (IndexError, ValueError):
+                continue
+            if uid not in owners:
+                continue
+            args = (ident, 0, IPC_RMID) if kind == "sem" else (ident, IPC_RMID, None)
+            if getattr(libc, remover)(*args) != 0:
+                error = ctypes.get_errno()
+                if error != 22:  # EINVAL: removed meanwhile
+                    log.warning("could not remove SysV %s %d: %s", kind, ident, os.strerror(error))
+
+
+def _find_pattern(path: Path) -> str:
+    """``path`` as a literal ``find -path`` pattern (glob characters escaped).
+
+    >>> _find_pattern(Path("/tmp/a*[b]"))
+    '/tmp/a\\\\*\\\\[b]'
+    """
+    return "".join("\\" + c if c in "\\*?[" else c for c in str(path))
+
+
+def _remove_files_of(uid: int, gid: int, keep: Sequence[Path]) -> None:
+    """``find FOLDERS -xdev -user UID -delete`` as user ``uid``, sparing ``keep``.
+
+    GNU find deletes depth-first through directory handles and never follows a link (a link is
+    removed, its target is not): no recursion in Python and no race with a planted link. Run as
+    the kernel user it can remove nothing that user could not remove itself.
+    """
+    find = shutil.which("find", path="/usr/bin:/bin")
+    folders = sorted(
+        {
+            str(Path(p))
+            for p in (*PRIVATE_TMP, *world_writable_folders())
+            if os.path.isdir(p) and not os.path.islink(p)
+        }
+    )
+    if find is None or not folders:  # pragma: no cover - every Linux has find and /tmp
+        return
+    spare: list[str] = []
+    for path in keep:
+        pattern = _find_pattern(Path(os.path.realpath(path)))
+        spare += ["!", "-path", pattern, "!", "-path", pattern + "/*"]
+    command = [find, *folders, "-xdev", "-mindepth", "1", "-user", str(uid), *spare, "-delete"]
+    try:
+        done = subprocess.run(
+            command,
+            user=uid,
+            group=gid,
+            extra_groups=[],
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.error("could not remove the files uid %d left in shared folders: %s", uid, exc)
+        return
+    # Folders of other users it may not enter give "Permission denied" (nothing of its is
+    # there); entries other graders remove while find walks give "No such file or directory".
+    expected = ("Permission denied", "No such file or directory")
+    trouble = [line for line in done.stderr.splitlines() if line and not line.endswith(expected)]
+    if trouble:
+        log.warning("files uid %d left in shared folders: %s", uid, "; ".join(trouble[:5]))
+
+
 class _StderrTail(threading.Thread):
     """Drains the kernel process's own stderr, keeping the first bytes (start-up errors).
 
@@ -499,8 +721,8 @@ class KernelSandbox:
     #: The run's memory cgroup, where the machine offers one (see :mod:`autograder.cgroup`).
     cgroup: MemoryCgroup | None = field(init=False, default=None)
     _home: contextlib.ExitStack | None = field(init=False, default=None)
-    #: Hidden paths whose "other" bits were taken (no mount namespace), with their modes.
-    _closed: list[tuple[Path, int]] = field(init=False, default_factory=list)
+    #: Hidden paths this run holds closed by permissions (no mount namespace).
+    _closed: list[Path] = field(init=False, default_factory=list)
     _census_read: int = field(init=False, default=0)
     _census_open: int = field(init=False, default=0)
 
@@ -549,6 +771,8 @@ class KernelSandbox:
                     "ended processes an earlier run left: %s", ", ".join(map(str, leftovers))
                 )
             _clear_keyrings_of(iso.uid, iso.gid)
+            if not iso.namespaces:  # an earlier run without namespaces may have left things
+                self._remove_leftovers()
             os.chmod(self.base, 0o711)
             _give_to_user(self.kernel_dir, iso.uid, iso.gid)
         self._make_home()
@@ -612,15 +836,19 @@ class KernelSandbox:
 
     def _close_by_permissions(self, path: Path) -> None:
         """Without a mount namespace: take away the "other" bits so the user cannot read it."""
-        if path.exists():
-            info = path.stat()
-            if info.st_uid == self.isolation.uid or info.st_gid == self.isolation.gid:
-                raise IsolationUnavailableError(
-                    f"Cannot hide {path}: it belongs to the kernel user, and without a mount "
-                    "namespace only file permissions protect it."
-                )
-            self._closed.append((path, stat.S_IMODE(info.st_mode)))
-            os.chmod(path, info.st_mode & ~0o007)
+        if hide_by_permissions(path, self.isolation.uid, self.isolation.gid, self._holder()):
+            self._closed.append(path)
+
+    def _holder(self) -> list:
+        """This run's name in the hidden-path record: [pid, its start time, the run's token]
+        (the token tells apart two sandboxes of one process; the start time, a reused pid)."""
+        return [os.getpid(), _process_start(os.getpid()), self.token]
+
+    def _remove_leftovers(self) -> None:
+        """Without namespaces: what the kernel user left in shared places, except the run's own
+        folders (the caller still reads the student's outputs from ``workdir``)."""
+        keep = [self.workdir, *(self.writable or ()), self.base]
+        remove_leftovers_of(self.isolation.uid, self.isolation.gid, keep=keep)
 
     def _launch_settings(self) -> dict:
         iso = self.isolation
@@ -634,6 +862,11 @@ class KernelSandbox:
         }
         if iso.enabled:  # RLIMIT_NPROC counts every process of the uid: the grader's too if shared
             rlimits["NPROC"] = lim.max_processes
+        if iso.enabled and not iso.namespaces:
+            # Without an IPC namespace a POSIX message queue would outlive the run, and where
+            # no mqueue file system is mounted nothing can list it to remove it: none may be
+            # made (Linux counts the bytes of every queue against this limit, per user).
+            rlimits["MSGQUEUE"] = 0
         private = sorted({*PRIVATE_TMP, *world_writable_folders()}) if iso.namespaces else []
         return {
             "isolate": iso.enabled,
@@ -712,6 +945,8 @@ class KernelSandbox:
             steps.callback(self._restore_permissions)
             if iso.enabled:
                 steps.callback(_clear_keyrings_of, iso.uid, iso.gid)
+                if not iso.namespaces:
+                    steps.callback(self._remove_leftovers)
             steps.callback(self.reap)
 
     def _unlock(self) -> None:
@@ -733,14 +968,16 @@ class KernelSandbox:
             self.cgroup = None
 
     def _restore_permissions(self) -> None:
-        """Give back the "other" bits that :meth:`_close_by_permissions` took: a hidden path is
-        hidden for this run only (system files such as Fashion-MNIST's must stay readable)."""
+        """Release this run's hold on the paths :meth:`_close_by_permissions` closed: the last
+        run holding a path gives it its mode back (system files such as Fashion-MNIST's must
+        stay readable), while another grader's kernel still runs it stays closed."""
+        holder = self._holder()
         while self._closed:
-            path, mode = self._closed.pop()
+            path = self._closed.pop()
             try:
-                os.chmod(path, mode)
+                release_hidden_path(path, holder)
             except OSError as exc:
-                log.error("could not give %s its mode %o back: %s", path, mode, exc)
+                log.error("could not release the hidden path %s: %s", path, exc)
 
     # ------------------------------------------------------------------ one kernel
     def launch_kwargs(self) -> dict:

@@ -285,20 +285,8 @@ def _remove_leftovers(key: int, names: list[str], queue: str) -> None:
     librt.mq_unlink(queue.encode())
 
 
-PERMISSIONS_ONLY_LEAVES = pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: without namespaces (autograder/sandbox.py: the fallback has no IPC namespace "
-    "and no private tmpfs) a run leaves SysV shared memory, POSIX message queues and files in "
-    "/dev/shm, /tmp, /var/tmp and /run/lock; the reaper ends processes only",
-)
-
-
 @needs_root
-@pytest.mark.parametrize(
-    "namespaces",
-    [True, pytest.param(False, marks=PERMISSIONS_ONLY_LEAVES)],
-    ids=["namespaces", "permissions-only"],
-)
+@pytest.mark.parametrize("namespaces", [True, False], ids=["namespaces", "permissions-only"])
 def test_a_run_leaves_nothing_in_shared_places(kit, tmp_path, monkeypatch, namespaces):
     """Leave state for the next submission (same kernel user) or fill RAM for good: a cell makes
     a 16 MB SysV segment, a POSIX message queue and files in every world-writable place.
@@ -338,13 +326,6 @@ def test_a_run_leaves_nothing_in_shared_places(kit, tmp_path, monkeypatch, names
 
 # ------------------------------------------------------------------- read what is hidden
 @needs_root
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: autograder/sandbox.py _close_by_permissions/_restore_permissions: each sandbox "
-    "saves the mode it finds and puts it back on exit, so when two permission-only gradings "
-    "overlap (batch workers, one user each) the first to finish reopens the hidden paths to the "
-    "other's running kernel, and the last restores the closed mode for good",
-)
 def test_overlapping_permission_only_gradings_keep_hidden_paths_closed(monkeypatch):
     """Two batch workers without namespaces (kernel users kgattack and kgattack2) hide the same
     bundle. Worker A finishes while worker B's kernel still runs. Safe: the bundle stays closed to

@@ -16,6 +16,7 @@ import fcntl
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 import textwrap
@@ -466,3 +467,120 @@ def test_filling_home_ends_in_enospc_there_and_the_rest_runs(tmp_path):
     text = printed(result)
     assert "No space left on device" in text and "after" in text, text
     assert result.kernel_deaths == ()
+
+
+# ------------------------------------------------------------- without namespaces (permissions)
+def permissions_only(monkeypatch) -> sandbox.Isolation:
+    """The isolation a container without CAP_SYS_ADMIN gets: kernel user, file permissions."""
+    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+    isolation = sandbox.plan_isolation(None, USER)
+    assert isolation.hidden_by == "file permissions"
+    return isolation
+
+
+class Leftovers:
+    """What a kernel user can leave in shared places without namespaces, planted as that user:
+    a SysV message queue and semaphore set, a folder tree in /var/tmp, a file in /dev/shm, a
+    link in /tmp to a root file, and a file in the run's own working directory (to be kept)."""
+
+    def __init__(self, workdir: Path, target: Path) -> None:
+        tag = os.urandom(6).hex()
+        self.key = int(tag[:7], 16)
+        self.tree = Path(f"/var/tmp/kit-left-{tag}")
+        self.shm_file = Path(f"/dev/shm/kit-left-{tag}")
+        self.link = Path(f"/tmp/kit-left-link-{tag}")
+        self.kept = workdir / f"kit-kept-{tag}"
+        self.target = target
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def plant(self) -> None:
+        def as_user() -> None:
+            (self.tree / "a" / "b").mkdir(parents=True)
+            (self.tree / "a" / "b" / "deep").write_text("left")
+            self.shm_file.write_text("left")
+            self.link.symlink_to(self.target)
+            self.kept.write_text("the student's output")
+            self.libc.msgget(self.key, 0o1000 | 0o600)  # IPC_CREAT
+            self.libc.semget(self.key, 1, 0o1000 | 0o600)
+
+        as_kernel_user(as_user)
+        assert self.present() == ["tree", "shm file", "link", "msg", "sem"], self.present()
+        assert self.kept.exists()
+
+    def present(self) -> list[str]:
+        found = [
+            name
+            for name, path in (
+                ("tree", self.tree),
+                ("shm file", self.shm_file),
+                ("link", self.link),
+            )
+            if os.path.lexists(path)
+        ]
+        found += ["msg"] if self.libc.msgget(self.key, 0) >= 0 else []
+        found += ["sem"] if self.libc.semget(self.key, 0, 0) >= 0 else []
+        return found
+
+    def remove(self) -> None:
+        shutil.rmtree(self.tree, ignore_errors=True)
+        self.shm_file.unlink(missing_ok=True)
+        self.link.unlink(missing_ok=True)
+        if (msg := self.libc.msgget(self.key, 0)) >= 0:
+            self.libc.msgctl(msg, 0, None)  # IPC_RMID
+        if (sem := self.libc.semget(self.key, 0, 0)) >= 0:
+            self.libc.semctl(sem, 0, 0)
+
+
+@needs_root
+def test_without_namespaces_leftovers_go_before_and_after_a_run(tmp_path, monkeypatch):
+    """A grader without namespaces died before its clean-up: its kernel user's SysV message
+    queue and semaphore set, a folder tree in /var/tmp, a file in /dev/shm and a link to a root
+    file are still there. Are they gone once the next sandbox with that user is set up, is what
+    that run plants gone when it ends, and are the link's target and the run's own working
+    directory kept?"""
+    isolation = permissions_only(monkeypatch)
+    target = tmp_path / "roots-file"
+    target.write_text("root's")
+    workdir = Path(tempfile.mkdtemp(prefix="kit-left-work-"))  # in /tmp, as the pipeline's
+    os.chown(workdir, isolation.uid, isolation.gid)
+    before, during = Leftovers(workdir, target), Leftovers(workdir, target)
+    try:
+        before.plant()
+        with sandbox.KernelSandbox(isolation, workdir):
+            assert before.present() == []
+            during.plant()
+        assert during.present() == []
+        assert before.kept.exists() and during.kept.exists() and target.exists()
+    finally:
+        before.remove()
+        during.remove()
+        shutil.rmtree(workdir)
+
+
+@needs_root
+def test_a_grader_that_died_holding_a_hidden_path_does_not_keep_it_closed(monkeypatch):
+    """A grader without namespaces hid a bundle and was killed before its clean-up (a batch
+    worker's job cancelled). Does the next grading that hides it give the bundle its original
+    mode back at the end, rather than the closed mode it found?"""
+    isolation = permissions_only(monkeypatch)
+    base = Path(tempfile.mkdtemp(prefix="kit-hidden-"))
+    try:
+        base.chmod(0o711)
+        bundle = base / "bundle"
+        bundle.mkdir(mode=0o755)
+        workdirs = [base / "a", base / "b"]
+        for folder in workdirs:
+            folder.mkdir(mode=0o755)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child: hides the bundle, then dies without clean-up
+            try:
+                sandbox.KernelSandbox(isolation, workdirs[0], hide=[bundle]).__enter__()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        assert stat.S_IMODE(bundle.stat().st_mode) == 0o750, "the dead grader did not hide it"
+        with sandbox.KernelSandbox(isolation, workdirs[1], hide=[bundle]):
+            assert stat.S_IMODE(bundle.stat().st_mode) == 0o750
+        assert stat.S_IMODE(bundle.stat().st_mode) == 0o755
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
