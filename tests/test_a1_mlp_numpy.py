@@ -57,6 +57,79 @@ def _solution() -> dict:
     return namespace
 
 
+
+def _grade_cell_in_process(
+    test_id: str, planted: dict[str, tuple[str, str]] | None = None, *, visible_only: bool = False
+):
+    """Run the source's definitions (with each planted ``{grade_id: (old, new)}`` replacement)
+    and then test cell ``test_id`` in this process, as the kernel would under the grader on the
+    public draw of the hidden inputs (``visible_only``: what a student's own run executes).
+    Returns ``(error, records)``: the exception the cell
+    raised (None when it ran) and what it recorded, ``{name: array}``."""
+    import matplotlib
+
+    from autograder.record import to_recordable
+
+    matplotlib.use("Agg")
+    inputs = _module(CONFIG_DIR / "grading_inputs.py", "a1_inputs").make_inputs(
+        np.random.default_rng(2024)
+    )
+    cells = {_grade_id(c): c for c in nbformat.read(SOURCE, as_version=4).cells if _grade_id(c)}
+    namespace: dict = {"GRADING": True, "SEED": 0}
+    for grade_id in DEFINITION_CELLS:
+        source = cells[grade_id].source
+        old, new = (planted or {}).get(grade_id, ("", ""))
+        assert old in source, f"the planted bug's text is not in {grade_id}"
+        source = source.replace(old, new) if old else source
+        exec(compile(source, f"{NAME}:{grade_id}", "exec"), namespace)
+    records: dict[str, np.ndarray] = {}
+
+    def record(name, value, **_tolerances):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                records[f"{name}.{key}"] = to_recordable(item)
+        else:
+            records[name] = to_recordable(value)
+
+    namespace.update(record=record, grading_input=lambda name: inputs[name].copy())
+    try:
+        test = cells[test_id].source
+        test = test.split("### BEGIN HIDDEN TESTS")[0] if visible_only else test
+        exec(compile(test, f"{NAME}:{test_id}", "exec"), namespace)
+    except Exception as error:  # noqa: BLE001 - a failing test cell is the outcome we measure
+        return error, records
+    return None, records
+
+
+def _loses_points(test_id: str, planted: dict[str, tuple[str, str]]) -> bool:
+    """Would the planted-bug solution lose ``test_id``'s points: the cell raises, or a record
+    differs from the reference solution's on the same inputs?"""
+    reference_error, expected = _grade_cell_in_process(test_id)
+    assert reference_error is None, f"the reference solution fails {test_id}: {reference_error!r}"
+    error, got = _grade_cell_in_process(test_id, planted)
+    if error is not None or got.keys() != expected.keys():
+        return True
+    return any(
+        got[k].shape != expected[k].shape or not np.allclose(got[k], expected[k], equal_nan=True)
+        for k in expected
+    )
+
+
+def test_mlp_forward_that_ignores_dropout_loses_the_cells_points():
+    """Does an mlp_forward that never calls dropout_forward lose test_mlp's points?"""
+    planted = {"mlp": ("h, dropout_cache = dropout_forward(h, dropout, train, rng)",
+                       "dropout_cache = None")}  # fmt: skip
+    assert _loses_points("test_mlp", planted)
+
+
+def test_train_mlp_returning_the_last_parameters_fails_the_visible_test():
+    """Does a train_mlp that returns the last epoch's parameters (not the best) fail the visible
+    part of test_train_mlp, so that a student sees it before submitting?"""
+    planted = {"train_mlp": ("return best_params, history", "return params, history")}
+    error, _ = _grade_cell_in_process("test_train_mlp", planted, visible_only=True)
+    assert isinstance(error, AssertionError) and "lowest validation loss" in str(error)
+
+
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "gelu"])
 def test_activation_gradients_pass_the_numerical_check(activation):
     """Does each activation's backward pass match the numerical gradient below 1e-7?"""

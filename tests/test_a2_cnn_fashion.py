@@ -60,6 +60,81 @@ def test_nine_test_cells_worth_twelve_points():
     assert len(tests) == 9 and sum(c.metadata["nbgrader"]["points"] for c in tests) == 12
 
 
+
+def _run_cells(cells: list[tuple[str, str | None]], *, warnings_as_errors: bool = False):
+    """Run source cells in this process as the kernel would under the grader (on the public
+    draw of the hidden inputs): ``cells`` lists ``(grade_id, replacement source or None)``.
+    Returns ``(error, records)``: the exception raised (None when every cell ran) and what the
+    cells recorded, ``{name: array}``."""
+    import warnings
+
+    import matplotlib
+
+    from autograder.record import to_recordable
+
+    matplotlib.use("Agg")
+    inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_inputs").make_inputs(
+        np.random.default_rng(2024)
+    )
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in _code_cells(SOURCE)}
+    records: dict[str, np.ndarray] = {}
+    namespace: dict = {"GRADING": True, "DEVICE": "cpu", "SEED": 0, "DATA_DIR": None}
+    try:
+        with warnings.catch_warnings():
+            if warnings_as_errors:
+                warnings.simplefilter("error")
+            for grade_id, replacement in cells:
+                source = by_id[grade_id].source if replacement is None else replacement
+                exec(compile(source, f"{NAME}:{grade_id}", "exec"), namespace)
+                if grade_id == "setup":  # what the grader's kernel records with
+                    namespace.update(
+                        record=lambda name, value, **_: records.__setitem__(name, to_recordable(value)),
+                        grading_input=lambda name: inputs[name].copy(),
+                    )
+    except Exception as error:  # noqa: BLE001 - a failing cell is the outcome we measure
+        return error, records
+    return None, records
+
+
+def _same_records(got: dict, expected: dict) -> bool:
+    return got.keys() == expected.keys() and all(
+        got[k].shape == expected[k].shape and np.allclose(got[k], expected[k], equal_nan=True)
+        for k in expected
+    )
+
+
+def test_init_weights_test_cell_writes_no_warning():
+    """Does test_init_weights run on the reference solution without any warning (nbgrader's
+    Validate counts any stderr output of a graded cell as a failure)?"""
+    error, _ = _run_cells([("setup", None), ("init_weights", None), ("test_init_weights", None)],
+                          warnings_as_errors=True)  # fmt: skip
+    assert error is None, repr(error)
+
+
+@pytest.mark.parametrize(
+    ("answer_id", "test_id", "planted", "needs_data"),
+    [
+        ("class_accuracies", "test_class_accuracies",
+         "def class_accuracies(predicted, labels, num_classes):\n"
+         "    return per_class_accuracy(predicted, labels, num_classes).numpy().astype(np.float64)\n",
+         False),
+        ("to_three_class_labels", "test_to_three_class_labels",
+         "def to_three_class_labels(labels):\n    return THREE_CLASS_OF[np.asarray(labels)]\n",
+         True),
+    ],
+)  # fmt: skip
+def test_an_answer_that_calls_the_kits_own_helper_loses_the_points(
+    answer_id, test_id, planted, needs_data
+):
+    """Does an exercise answered by calling the kit's ready-made helper (which the set-up cell
+    once imported) lose the test cell's points?"""
+    before = [("setup", None), *([("data", None)] if needs_data else [])]
+    reference_error, expected = _run_cells([*before, (answer_id, None), (test_id, None)])
+    assert reference_error is None, repr(reference_error)
+    error, got = _run_cells([*before, (answer_id, planted), (test_id, None)])
+    assert error is not None or not _same_records(got, expected)
+
+
 def test_grading_inputs_are_what_the_docstrings_promise():
     """Are the hidden tests' inputs valid for a2's functions (lint checks that each exists)?"""
     make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_grading_inputs").make_inputs
