@@ -306,6 +306,60 @@ def test_source_graded_with_the_reference_weights_writes_good_predictions(tmp_pa
     assert accuracy >= 0.89, accuracy
 
 
+
+def solved_release(release: Path, source: Path, target: Path) -> Path:
+    """Write ``target``: the release notebook with every answer cell filled in from the source
+    (its solution delimiters dropped), as a student who solved everything hands it in."""
+    answers = {_grade_id(c): c.source for c in nbformat.read(source, as_version=4).cells
+               if c.metadata.get("nbgrader", {}).get("solution")}  # fmt: skip
+    notebook = nbformat.read(release, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            lines = answers[_grade_id(cell)].splitlines()
+            cell.source = "\n".join(line for line in lines
+                                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))  # fmt: skip
+    nbformat.write(notebook, target)
+    return target
+
+
+def run_nbgrader_validate(notebook: Path) -> str:
+    """Press Validate: run ``nbgrader validate`` (its default 30 s cell timeout) in the
+    notebook's folder with this worktree's packages; returns its output."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    done = subprocess.run([str(nbgrader), "validate", notebook.name], cwd=notebook.parent,
+                          env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_validate_passes_a_solved_notebook_and_touches_no_log_or_weights(tmp_path):
+    """Does nbgrader's Validate, pressed on a solved notebook beside its trained weights and a
+    finished study log, say Success and leave both files exactly as they were?"""
+    from helpers.experiments import ExperimentLog
+    from helpers.history import History
+
+    notebook = solved_release(RELEASE, SOURCE, tmp_path / RELEASE.name)
+    shutil.copy(WEIGHTS, tmp_path / "mlp_weights.npz")
+    log = ExperimentLog(tmp_path / "hparam_study.jsonl")
+    for run in ("baseline", "lr 0.01"):
+        history = History()
+        for epoch in (1, 2):
+            history.append(epoch=epoch, train_loss=1.0 / epoch, val_loss=1.1 / epoch,
+                           val_accuracy=0.8 + 0.01 * epoch, lr=0.05, seconds=1.0)  # fmt: skip
+        log.record(history, run=run, config={"lr": 0.05 if run == "baseline" else 0.01})
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
+              if p.suffix in (".npz", ".jsonl")}  # fmt: skip
+    output = run_nbgrader_validate(notebook)
+    assert "Success!" in output, output[-3000:]
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
+             if p.suffix in (".npz", ".jsonl")}  # fmt: skip
+    assert after == before, f"Validate changed {sorted(set(after.items()) ^ set(before.items()))}"
+
+
 #: The issue's attack on the blank release: swallow every exception (no error output, so failing
 #: test cells once counted as run), then forge the records a kernel can predict: booleans,
 #: constants, copies of the inputs. Before records had to be evidence it scored 7 of 41.
