@@ -281,3 +281,33 @@ def test_scramble_orders_always_move_a_tile():
         inputs = make_inputs(np.random.default_rng(seed))
         for key, n in (("scramble_order7", 16), ("scramble_order14", 4)):
             assert not np.array_equal(inputs[key], np.arange(n)), (seed, key)
+
+
+@pytest.mark.slow
+def test_validate_passes_a_solved_notebook_and_touches_no_log_or_weights(tmp_path):
+    """Does nbgrader's Validate, pressed on a solved notebook beside its trained weights and
+    finished ablation and study logs, say Success (no warning in a graded cell) and leave every
+    file exactly as it was?"""
+    from test_a1_mlp_numpy import run_nbgrader_validate, solved_release
+
+    from helpers.experiments import ExperimentLog
+    from helpers.history import History
+
+    notebook = solved_release(RELEASE, SOURCE, tmp_path / RELEASE.name)
+    shutil.copy(WEIGHTS, tmp_path / "improved_net.pt")
+    for log_name in ("experiments_ablation.jsonl", "experiments_five_layer.jsonl"):
+        log = ExperimentLog(tmp_path / log_name)
+        for run in ("final", "no dropout"):
+            history = History()
+            for epoch in (1, 2):
+                history.append(epoch=epoch, train_loss=1.0 / epoch, val_loss=1.1 / epoch,
+                               train_accuracy=0.8, val_accuracy=0.8 + 0.01 * epoch)  # fmt: skip
+            log.record(history, run=run, config={"dropout": 0.0 if "no" in run else 0.3},
+                       monitor="val_accuracy")  # fmt: skip
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
+              if p.suffix in (".pt", ".jsonl")}  # fmt: skip
+    output = run_nbgrader_validate(notebook)
+    assert "Success!" in output, output[-3000:]
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
+             if p.suffix in (".pt", ".jsonl")}  # fmt: skip
+    assert after == before, f"Validate changed {sorted(set(after) ^ set(before))} or their bytes"
