@@ -57,7 +57,6 @@ def _solution() -> dict:
     return namespace
 
 
-
 def _grade_cell_in_process(
     test_id: str, planted: dict[str, tuple[str, str]] | None = None, *, visible_only: bool = False
 ):
@@ -96,7 +95,7 @@ def _grade_cell_in_process(
         test = cells[test_id].source
         test = test.split("### BEGIN HIDDEN TESTS")[0] if visible_only else test
         exec(compile(test, f"{NAME}:{test_id}", "exec"), namespace)
-    except Exception as error:  # noqa: BLE001 - a failing test cell is the outcome we measure
+    except Exception as error:  # a failing test cell is the outcome measured here
         return error, records
     return None, records
 
@@ -306,7 +305,6 @@ def test_source_graded_with_the_reference_weights_writes_good_predictions(tmp_pa
     assert accuracy >= 0.89, accuracy
 
 
-
 def solved_release(release: Path, source: Path, target: Path) -> Path:
     """Write ``target``: the release notebook with every answer cell filled in from the source
     (its solution delimiters dropped), as a student who solved everything hands it in."""
@@ -315,9 +313,9 @@ def solved_release(release: Path, source: Path, target: Path) -> Path:
     notebook = nbformat.read(release, as_version=4)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
+            delimiters = ("### BEGIN SOLUTION", "### END SOLUTION")
             lines = answers[_grade_id(cell)].splitlines()
-            cell.source = "\n".join(line for line in lines
-                                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))  # fmt: skip
+            cell.source = "\n".join(line for line in lines if line.strip() not in delimiters)
     nbformat.write(notebook, target)
     return target
 
