@@ -401,5 +401,35 @@ def test_a_blank_release_that_hides_errors_and_forges_records_gets_zero(tmp_path
     assert scored == {} and results["score"] == 0
 
 
+@pytest.mark.slow
+def test_graded_planted_bugs_lose_their_cells_points(tmp_path, monkeypatch):
+    """Graded for real (bundle, sandboxed kernel, scoring): does a solution whose mlp_forward
+    skips dropout and whose train_mlp returns the last epoch's parameters lose exactly test_mlp's
+    and test_train_mlp's points, and keep the others'?"""
+    from autograder import pipeline
+
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment(NAME, ROOT)
+    pipeline.build(assignment, device="cpu")
+    folder = tmp_path / "planted"
+    folder.mkdir()
+    solved_release(RELEASE, SOURCE, folder / RELEASE.name)
+    shutil.copy(WEIGHTS, folder / "mlp_weights.npz")
+    nb = nbformat.read(folder / RELEASE.name, as_version=4)
+    for cell in nb.cells:
+        for grade_id, old, new in (
+            ("mlp", "h, dropout_cache = dropout_forward(h, dropout, train, rng)",
+             "dropout_cache = None"),
+            ("train_mlp", "return best_params, history", "return params, history"),
+        ):  # fmt: skip
+            if _grade_id(cell) == grade_id:
+                assert old in cell.source
+                cell.source = cell.source.replace(old, new)
+    nbformat.write(nb, folder / RELEASE.name)
+    results = pipeline.grade(assignment, folder, device="cpu").results
+    lost = {t["name"] for t in results["tests"] if t["score"] < t["max_score"]}
+    assert lost == {"test_mlp", "test_train_mlp"}, results["tests"]
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
