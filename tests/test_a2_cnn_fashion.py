@@ -311,3 +311,27 @@ def test_validate_passes_a_solved_notebook_and_touches_no_log_or_weights(tmp_pat
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
              if p.suffix in (".pt", ".jsonl")}  # fmt: skip
     assert after == before, f"Validate changed {sorted(set(after) ^ set(before))} or their bytes"
+
+
+def test_five_layer_cnn_takes_2x2_kernels_and_the_hidden_test_checks_them():
+    """Does the reference FiveLayerCNN keep 28x28 with 2x2 kernels (the seed course studies 2, 3
+    and 5), and does a solution that pads with kernel_size // 2 (wrong for an even size) lose
+    test_five_layer_cnn's points?"""
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in _code_cells(SOURCE)}
+    namespace: dict = {}
+    exec(compile(by_id["five_layer_cnn"].source, "five_layer_cnn", "exec"),
+         {"nn": nn, "torch": torch, **namespace}, namespace)  # fmt: skip
+    features = namespace["FiveLayerCNN"](kernel_size=2, width=4).features
+    assert tuple(features(torch.zeros(1, 1, 28, 28)).shape) == (1, 4 * 7 * 7)
+    assert '"kernel_size": 2' in by_id["five_layer_study"].source, "the study runs 2x2 kernels"
+    planted = by_id["five_layer_cnn"].source
+    assert 'padding="same"' in planted
+    planted = planted.replace('padding="same"', "padding=kernel_size // 2")
+    reference_error, expected = _run_cells(
+        [("setup", None), ("five_layer_cnn", None), ("test_five_layer_cnn", None)]
+    )
+    assert reference_error is None, repr(reference_error)
+    error, got = _run_cells(
+        [("setup", None), ("five_layer_cnn", planted), ("test_five_layer_cnn", None)]
+    )
+    assert error is not None or not _same_records(got, expected)
