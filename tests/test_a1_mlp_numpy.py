@@ -57,6 +57,78 @@ def _solution() -> dict:
     return namespace
 
 
+def _grade_cell_in_process(
+    test_id: str, planted: dict[str, tuple[str, str]] | None = None, *, visible_only: bool = False
+):
+    """Run the source's definitions (with each planted ``{grade_id: (old, new)}`` replacement)
+    and then test cell ``test_id`` in this process, as the kernel would under the grader on the
+    public draw of the hidden inputs (``visible_only``: what a student's own run executes).
+    Returns ``(error, records)``: the exception the cell
+    raised (None when it ran) and what it recorded, ``{name: array}``."""
+    import matplotlib
+
+    from autograder.record import to_recordable
+
+    matplotlib.use("Agg")
+    inputs = _module(CONFIG_DIR / "grading_inputs.py", "a1_inputs").make_inputs(
+        np.random.default_rng(2024)
+    )
+    cells = {_grade_id(c): c for c in nbformat.read(SOURCE, as_version=4).cells if _grade_id(c)}
+    namespace: dict = {"GRADING": True, "SEED": 0}
+    for grade_id in DEFINITION_CELLS:
+        source = cells[grade_id].source
+        old, new = (planted or {}).get(grade_id, ("", ""))
+        assert old in source, f"the planted bug's text is not in {grade_id}"
+        source = source.replace(old, new) if old else source
+        exec(compile(source, f"{NAME}:{grade_id}", "exec"), namespace)
+    records: dict[str, np.ndarray] = {}
+
+    def record(name, value, **_tolerances):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                records[f"{name}.{key}"] = to_recordable(item)
+        else:
+            records[name] = to_recordable(value)
+
+    namespace.update(record=record, grading_input=lambda name: inputs[name].copy())
+    try:
+        test = cells[test_id].source
+        test = test.split("### BEGIN HIDDEN TESTS")[0] if visible_only else test
+        exec(compile(test, f"{NAME}:{test_id}", "exec"), namespace)
+    except Exception as error:  # a failing test cell is the outcome measured here
+        return error, records
+    return None, records
+
+
+def _loses_points(test_id: str, planted: dict[str, tuple[str, str]]) -> bool:
+    """Would the planted-bug solution lose ``test_id``'s points: the cell raises, or a record
+    differs from the reference solution's on the same inputs?"""
+    reference_error, expected = _grade_cell_in_process(test_id)
+    assert reference_error is None, f"the reference solution fails {test_id}: {reference_error!r}"
+    error, got = _grade_cell_in_process(test_id, planted)
+    if error is not None or got.keys() != expected.keys():
+        return True
+    return any(
+        got[k].shape != expected[k].shape or not np.allclose(got[k], expected[k], equal_nan=True)
+        for k in expected
+    )
+
+
+def test_mlp_forward_that_ignores_dropout_loses_the_cells_points():
+    """Does an mlp_forward that never calls dropout_forward lose test_mlp's points?"""
+    planted = {"mlp": ("h, dropout_cache = dropout_forward(h, dropout, train, rng)",
+                       "dropout_cache = None")}  # fmt: skip
+    assert _loses_points("test_mlp", planted)
+
+
+def test_train_mlp_returning_the_last_parameters_fails_the_visible_test():
+    """Does a train_mlp that returns the last epoch's parameters (not the best) fail the visible
+    part of test_train_mlp, so that a student sees it before submitting?"""
+    planted = {"train_mlp": ("return best_params, history", "return params, history")}
+    error, _ = _grade_cell_in_process("test_train_mlp", planted, visible_only=True)
+    assert isinstance(error, AssertionError) and "lowest validation loss" in str(error)
+
+
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "gelu"])
 def test_activation_gradients_pass_the_numerical_check(activation):
     """Does each activation's backward pass match the numerical gradient below 1e-7?"""
@@ -233,6 +305,59 @@ def test_source_graded_with_the_reference_weights_writes_good_predictions(tmp_pa
     assert accuracy >= 0.89, accuracy
 
 
+def solved_release(release: Path, source: Path, target: Path) -> Path:
+    """Write ``target``: the release notebook with every answer cell filled in from the source
+    (its solution delimiters dropped), as a student who solved everything hands it in."""
+    answers = {_grade_id(c): c.source for c in nbformat.read(source, as_version=4).cells
+               if c.metadata.get("nbgrader", {}).get("solution")}  # fmt: skip
+    notebook = nbformat.read(release, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            delimiters = ("### BEGIN SOLUTION", "### END SOLUTION")
+            lines = answers[_grade_id(cell)].splitlines()
+            cell.source = "\n".join(line for line in lines if line.strip() not in delimiters)
+    nbformat.write(notebook, target)
+    return target
+
+
+def run_nbgrader_validate(notebook: Path) -> str:
+    """Press Validate: run ``nbgrader validate`` (its default 30 s cell timeout) in the
+    notebook's folder with this worktree's packages; returns its output."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    done = subprocess.run([str(nbgrader), "validate", notebook.name], cwd=notebook.parent,
+                          env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_validate_passes_a_solved_notebook_and_touches_no_log_or_weights(tmp_path):
+    """Does nbgrader's Validate, pressed on a solved notebook beside its trained weights and a
+    finished study log, say Success and leave both files exactly as they were?"""
+    from helpers.experiments import ExperimentLog
+    from helpers.history import History
+
+    notebook = solved_release(RELEASE, SOURCE, tmp_path / RELEASE.name)
+    shutil.copy(WEIGHTS, tmp_path / "mlp_weights.npz")
+    log = ExperimentLog(tmp_path / "hparam_study.jsonl")
+    for run in ("baseline", "lr 0.01"):
+        history = History()
+        for epoch in (1, 2):
+            history.append(epoch=epoch, train_loss=1.0 / epoch, val_loss=1.1 / epoch,
+                           val_accuracy=0.8 + 0.01 * epoch, lr=0.05, seconds=1.0)  # fmt: skip
+        log.record(history, run=run, config={"lr": 0.05 if run == "baseline" else 0.01})
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
+              if p.suffix in (".npz", ".jsonl")}  # fmt: skip
+    output = run_nbgrader_validate(notebook)
+    assert "Success!" in output, output[-3000:]
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
+             if p.suffix in (".npz", ".jsonl")}  # fmt: skip
+    assert after == before, f"Validate changed {sorted(set(after.items()) ^ set(before.items()))}"
+
+
 #: The issue's attack on the blank release: swallow every exception (no error output, so failing
 #: test cells once counted as run), then forge the records a kernel can predict: booleans,
 #: constants, copies of the inputs. Before records had to be evidence it scored 7 of 41.
@@ -274,6 +399,36 @@ def test_a_blank_release_that_hides_errors_and_forges_records_gets_zero(tmp_path
     results = pipeline.grade(assignment, blank, device="cpu").results
     scored = {t["name"]: t["score"] for t in results["tests"] if t["score"] > 0}
     assert scored == {} and results["score"] == 0
+
+
+@pytest.mark.slow
+def test_graded_planted_bugs_lose_their_cells_points(tmp_path, monkeypatch):
+    """Graded for real (bundle, sandboxed kernel, scoring): does a solution whose mlp_forward
+    skips dropout and whose train_mlp returns the last epoch's parameters lose exactly test_mlp's
+    and test_train_mlp's points, and keep the others'?"""
+    from autograder import pipeline
+
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment(NAME, ROOT)
+    pipeline.build(assignment, device="cpu")
+    folder = tmp_path / "planted"
+    folder.mkdir()
+    solved_release(RELEASE, SOURCE, folder / RELEASE.name)
+    shutil.copy(WEIGHTS, folder / "mlp_weights.npz")
+    nb = nbformat.read(folder / RELEASE.name, as_version=4)
+    for cell in nb.cells:
+        for grade_id, old, new in (
+            ("mlp", "h, dropout_cache = dropout_forward(h, dropout, train, rng)",
+             "dropout_cache = None"),
+            ("train_mlp", "return best_params, history", "return params, history"),
+        ):  # fmt: skip
+            if _grade_id(cell) == grade_id:
+                assert old in cell.source
+                cell.source = cell.source.replace(old, new)
+    nbformat.write(nb, folder / RELEASE.name)
+    results = pipeline.grade(assignment, folder, device="cpu").results
+    lost = {t["name"] for t in results["tests"] if t["score"] < t["max_score"]}
+    assert lost == {"test_mlp", "test_train_mlp"}, results["tests"]
 
 
 if __name__ == "__main__":

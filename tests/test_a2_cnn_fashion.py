@@ -60,6 +60,81 @@ def test_eight_test_cells_worth_eleven_points():
     assert len(tests) == 8 and sum(c.metadata["nbgrader"]["points"] for c in tests) == 11
 
 
+def _run_cells(cells: list[tuple[str, str | None]], *, warnings_as_errors: bool = False):
+    """Run source cells in this process as the kernel would under the grader (on the public
+    draw of the hidden inputs): ``cells`` lists ``(grade_id, replacement source or None)``.
+    Returns ``(error, records)``: the exception raised (None when every cell ran) and what the
+    cells recorded, ``{name: array}``."""
+    import warnings
+
+    import matplotlib
+
+    from autograder.record import to_recordable
+
+    matplotlib.use("Agg")
+    inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_inputs").make_inputs(
+        np.random.default_rng(2024)
+    )
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in _code_cells(SOURCE)}
+    records: dict[str, np.ndarray] = {}
+
+    def record(name, value, **_tolerances):
+        records[name] = to_recordable(value)
+
+    namespace: dict = {"GRADING": True, "DEVICE": "cpu", "SEED": 0, "DATA_DIR": None}
+    try:
+        with warnings.catch_warnings():
+            if warnings_as_errors:
+                warnings.simplefilter("error")
+            for grade_id, replacement in cells:
+                source = by_id[grade_id].source if replacement is None else replacement
+                exec(compile(source, f"{NAME}:{grade_id}", "exec"), namespace)
+                if grade_id == "setup":  # what the grader's kernel records with
+                    namespace.update(record=record, grading_input=lambda name: inputs[name].copy())
+    except Exception as error:  # a failing cell is the outcome measured here
+        return error, records
+    return None, records
+
+
+def _same_records(got: dict, expected: dict) -> bool:
+    return got.keys() == expected.keys() and all(
+        got[k].shape == expected[k].shape and np.allclose(got[k], expected[k], equal_nan=True)
+        for k in expected
+    )
+
+
+def test_init_weights_test_cell_writes_no_warning():
+    """Does test_init_weights run on the reference solution without any warning (nbgrader's
+    Validate counts any stderr output of a graded cell as a failure)?"""
+    error, _ = _run_cells([("setup", None), ("init_weights", None), ("test_init_weights", None)],
+                          warnings_as_errors=True)  # fmt: skip
+    assert error is None, repr(error)
+
+
+@pytest.mark.parametrize(
+    ("answer_id", "test_id", "planted", "needs_data"),
+    [
+        ("class_accuracies", "test_class_accuracies",
+         "def class_accuracies(predicted, labels, num_classes):\n"
+         "    return per_class_accuracy(predicted, labels, num_classes).numpy().astype(float)\n",
+         False),
+        ("to_three_class_labels", "test_to_three_class_labels",
+         "def to_three_class_labels(labels):\n    return THREE_CLASS_OF[np.asarray(labels)]\n",
+         True),
+    ],
+)  # fmt: skip
+def test_an_answer_that_calls_the_kits_own_helper_loses_the_points(
+    answer_id, test_id, planted, needs_data
+):
+    """Does an exercise answered by calling the kit's ready-made helper (which the set-up cell
+    once imported) lose the test cell's points?"""
+    before = [("setup", None), *([("data", None)] if needs_data else [])]
+    reference_error, expected = _run_cells([*before, (answer_id, None), (test_id, None)])
+    assert reference_error is None, repr(reference_error)
+    error, got = _run_cells([*before, (answer_id, planted), (test_id, None)])
+    assert error is not None or not _same_records(got, expected)
+
+
 def test_grading_inputs_are_what_the_docstrings_promise():
     """Are the hidden tests' inputs valid for a2's functions (lint checks that each exists)?"""
     make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_grading_inputs").make_inputs
@@ -206,3 +281,57 @@ def test_scramble_orders_always_move_a_tile():
         inputs = make_inputs(np.random.default_rng(seed))
         for key, n in (("scramble_order7", 16), ("scramble_order14", 4)):
             assert not np.array_equal(inputs[key], np.arange(n)), (seed, key)
+
+
+@pytest.mark.slow
+def test_validate_passes_a_solved_notebook_and_touches_no_log_or_weights(tmp_path):
+    """Does nbgrader's Validate, pressed on a solved notebook beside its trained weights and
+    finished ablation and study logs, say Success (no warning in a graded cell) and leave every
+    file exactly as it was?"""
+    from test_a1_mlp_numpy import run_nbgrader_validate, solved_release
+
+    from helpers.experiments import ExperimentLog
+    from helpers.history import History
+
+    notebook = solved_release(RELEASE, SOURCE, tmp_path / RELEASE.name)
+    shutil.copy(WEIGHTS, tmp_path / "improved_net.pt")
+    for log_name in ("experiments_ablation.jsonl", "experiments_five_layer.jsonl"):
+        log = ExperimentLog(tmp_path / log_name)
+        for run in ("final", "no dropout"):
+            history = History()
+            for epoch in (1, 2):
+                history.append(epoch=epoch, train_loss=1.0 / epoch, val_loss=1.1 / epoch,
+                               train_accuracy=0.8, val_accuracy=0.8 + 0.01 * epoch)  # fmt: skip
+            log.record(history, run=run, config={"dropout": 0.0 if "no" in run else 0.3},
+                       monitor="val_accuracy")  # fmt: skip
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
+              if p.suffix in (".pt", ".jsonl")}  # fmt: skip
+    output = run_nbgrader_validate(notebook)
+    assert "Success!" in output, output[-3000:]
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()
+             if p.suffix in (".pt", ".jsonl")}  # fmt: skip
+    assert after == before, f"Validate changed {sorted(set(after) ^ set(before))} or their bytes"
+
+
+def test_five_layer_cnn_takes_2x2_kernels_and_the_hidden_test_checks_them():
+    """Does the reference FiveLayerCNN keep 28x28 with 2x2 kernels (the seed course studies 2, 3
+    and 5), and does a solution that pads with kernel_size // 2 (wrong for an even size) lose
+    test_five_layer_cnn's points?"""
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in _code_cells(SOURCE)}
+    namespace: dict = {}
+    exec(compile(by_id["five_layer_cnn"].source, "five_layer_cnn", "exec"),
+         {"nn": nn, "torch": torch, **namespace}, namespace)  # fmt: skip
+    features = namespace["FiveLayerCNN"](kernel_size=2, width=4).features
+    assert tuple(features(torch.zeros(1, 1, 28, 28)).shape) == (1, 4 * 7 * 7)
+    assert '"kernel_size": 2' in by_id["five_layer_study"].source, "the study runs 2x2 kernels"
+    planted = by_id["five_layer_cnn"].source
+    assert 'padding="same"' in planted
+    planted = planted.replace('padding="same"', "padding=kernel_size // 2")
+    reference_error, expected = _run_cells(
+        [("setup", None), ("five_layer_cnn", None), ("test_five_layer_cnn", None)]
+    )
+    assert reference_error is None, repr(reference_error)
+    error, got = _run_cells(
+        [("setup", None), ("five_layer_cnn", planted), ("test_five_layer_cnn", None)]
+    )
+    assert error is not None or not _same_records(got, expected)

@@ -74,4 +74,8 @@ def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     inputs["val_X"], inputs["val_y"] = _blobs(rng, centres, 120)
     inputs["train_seed"] = np.array(int(rng.integers(0, 2**31)))
     inputs["train_lr_decay"] = np.array(rng.uniform(0.85, 0.95))
+    # Part 3 again, drawn last so the draws above stay as they were: mlp_forward in training
+    # mode, dropout p and the masks' seed drawn (a network that skips dropout scores differently).
+    inputs["mlp_dropout_p"] = np.array(rng.uniform(0.2, 0.6))
+    inputs["mlp_dropout_seed"] = np.array(int(rng.integers(0, 2**31)))
     return inputs
