@@ -471,24 +471,31 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
     return tag == "img" and name in ("width", "height") and value.strip().isdigit()
 
 
-_cleaner = None
+_cleaners: dict[bool, object] = {}
 
 
-def sanitise_html(fragment: str) -> str:
+def sanitise_html(fragment: str, *, maths: bool = False) -> str:
     """``fragment`` with every tag and attribute outside the allow-list escaped or dropped.
+
+    ``maths=True`` also lets the MathML of :func:`maths_to_mathml` through; it is used only
+    where every ``<math>`` of the student's own has already been escaped by a first pass
+    without it (markdown is cleaned, then its ``$...$`` converted, then cleaned again), so a
+    student's hand-written MathML never reaches the page.
 
     >>> sanitise_html('<b onclick="x()">hi</b><script>alert(1)</script>')
     '<b>hi</b>&lt;script&gt;alert(1)&lt;/script&gt;'
+    >>> sanitise_html('<math><mi>x</mi></math>')
+    '&lt;math&gt;&lt;mi&gt;x&lt;/mi&gt;&lt;/math&gt;'
     """
-    global _cleaner
-    if _cleaner is None:
+    if maths not in _cleaners:
         import bleach  # nbconvert's own sanitiser (its SanitizeHTML and clean_html use it)
 
-        _cleaner = bleach.Cleaner(
-            tags=ALLOWED_TAGS | MATHML_TAGS, attributes=_allowed_attribute,
+        tags = ALLOWED_TAGS | MATHML_TAGS if maths else ALLOWED_TAGS
+        _cleaners[maths] = bleach.Cleaner(
+            tags=tags, attributes=_allowed_attribute,
             protocols={"http", "https", "mailto", "data"}, strip=False, strip_comments=True,
         )  # fmt: skip
-    return _cleaner.clean(str(fragment))
+    return _cleaners[maths].clean(str(fragment))
 
 
 # --------------------------------------------------------------------------------------- maths
@@ -628,7 +635,7 @@ TEMPLATE = """\
 {%- endblock codecell -%}
 {%- block data_html scoped -%}
 <div class="output_html rendered_html output_subarea {{ extra_class }}">
-{{ output.data['text/html'] | clean_html }}
+{{ output.data['text/html'] | clean_output_html }}
 </div>
 {%- endblock data_html -%}
 """
@@ -647,7 +654,10 @@ def render_page(nb: nbformat.NotebookNode, title: str = "Feedback") -> str:
     class _Exporter(HTMLExporter):
         @jinja2.pass_context
         def markdown2html(self, context, source):
-            return maths_to_mathml(super().markdown2html(context, source), formulas)
+            # The student's own markup is cleaned first (no MathML allowed), then the maths is
+            # converted; nbconvert's clean_html then lets only that MathML through.
+            plain = sanitise_html(super().markdown2html(context, source))
+            return maths_to_mathml(plain, formulas)
 
     exporter = _Exporter(
         template_name="classic",
@@ -655,7 +665,8 @@ def render_page(nb: nbformat.NotebookNode, title: str = "Feedback") -> str:
         extra_loaders=[jinja2.DictLoader({"kit_feedback.html.j2": TEMPLATE})],
         sanitize_html=True,
         filters={
-            "clean_html": sanitise_html,
+            "clean_html": lambda fragment: sanitise_html(fragment, maths=True),
+            "clean_output_html": sanitise_html,
             # nbconvert's version rewrites 'files/' links with a regex that is quadratic in the
             # number of '[' (400 kB of markdown: minutes); a page has no 'files/' links to fix.
             "strip_files_prefix": lambda text: text,
