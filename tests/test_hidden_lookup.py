@@ -313,3 +313,20 @@ def test_cli_transforms_with_the_seed_it_is_given(tmp_path, capsys):
             ["--dataset", "fashion-mnist", "--transform", "blur", "--inputs", "a", "--labels", "b"]
         )
     assert exit_info.value.code == 2 and "invalid choice: 'blur'" in capsys.readouterr().err
+
+
+def test_a_bundle_whose_hidden_set_is_not_redrawn_per_run_is_refused(tmp_path, monkeypatch):
+    """Does grading refuse a bundle built before runs got their own copy of the hidden set (its
+    inputs noised once for every submission, no redraw.json), saying to build it again?"""
+    import json
+
+    import toy_assignment as toy
+
+    root = toy.make_root(tmp_path / "kit")
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment(toy.NAME, root)
+    bundle = pipeline.bundle_dir(assignment)
+    (bundle / "hidden" / "inputs").mkdir(parents=True)
+    (bundle / "expected.json").write_text(json.dumps({"tests": {}, "input_pool": 1}))
+    with pytest.raises(pipeline.BuildError, match=r"older version .* build toy` again"):
+        pipeline.grade(assignment, tmp_path / "sub.ipynb", device="cpu")
