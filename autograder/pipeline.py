@@ -15,7 +15,9 @@ The private bundle (``build/autograder/<a>/`` by default, mode 0700)::
     draws/<k>/inputs/<name>.npy             draw k's hidden-test inputs (grading_inputs.py)
     draws/<k>/expected/<name>.npy           what the source recorded on draw k
     expected.json                           per test cell: points, records and tolerances
-    hidden/inputs/, hidden/labels/          the hidden test set (helpers.data.hidden)
+    hidden/inputs/, hidden/labels/          the hidden test set (helpers.data.hidden), the
+                                            inputs untransformed: never given to a kernel as is
+    hidden/redraw.json                      the ``[hidden_data] transform`` each run's copy gets
     reference/                              the files a reference submission includes
 
 One execution's work folder (``kit-work-*/work``, made by ``run_notebook``, removed after
@@ -27,6 +29,11 @@ in, so filling it costs only the student: autograder.disk)::
       outputs/          OUTPUT_DIR: prediction files              (the kernel user's)
       records/          KIT_RECORD_DIR: record() writes here      (the kernel user's)
       data/, inputs/    DATA_DIR and the hidden tests' inputs     (root's, read-only to the kernel)
+
+DATA_DIR holds this run's own copy of the hidden inputs (``helpers.data.hidden.
+redraw_hidden_inputs``): new ids, a new order and new noise, drawn from :mod:`secrets` per run,
+so what one submission printed of them names nothing in the next. The map from those ids to the
+bundle's lives in ``NotebookRun.hidden_ids``, in the grader's memory only.
 
 After the run, records and outputs are read only through handles opened relative to the work
 folder, never following a link (``autograder.safe_fs``); the folder is removed with
@@ -122,6 +129,9 @@ class NotebookRun:
     #: of the kernel user's; scoring then says so for each record and prediction file).
     records: Folder | None = None
     outputs: Folder | None = None
+    #: {id in DATA_DIR: id in the bundle's labels} for this run's copy of the hidden inputs
+    #: (None: the kernel got the bundle's ids, as in ``check``'s stand-in bundle).
+    hidden_ids: dict[str, str] | None = None
 
     #: Unmounts the work folder's size-capped file system (see ``_work_folder``).
     unmount: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -190,11 +200,16 @@ def _copy_submitted_files(
 
 
 def _copy_read_only(source: Path, target: Path) -> None:
-    """Copy the bundle's folder ``source`` to ``target``, readable by all, writable by root only.
-
-    The bundle is the grader's own (no links, a few levels deep), so os.walk is safe here.
-    """
+    """Copy the bundle's folder ``source`` to ``target``, readable by all, writable by root only."""
     shutil.copytree(source, target)
+    _make_read_only(target)
+
+
+def _make_read_only(target: Path) -> None:
+    """Make the grader's folder ``target`` readable by all, writable by root only.
+
+    The folder is the grader's own copy (no links, a few levels deep), so os.walk is safe here.
+    """
     for folder, _, files in os.walk(target):
         os.chmod(folder, 0o755)
         for name in files:
@@ -372,8 +387,7 @@ def _run_in(
         submission_files, assignment.files, student_dir,
         assignment.limits.max_submitted_file_mb * 2**20,
     )  # fmt: skip
-    if (bundle / "hidden" / "inputs").is_dir():
-        _copy_read_only(bundle / "hidden" / "inputs", data_dir)
+    hidden_ids = _hidden_inputs_for_run(bundle / "hidden", data_dir)
     if grading_inputs is not None and grading_inputs.is_dir():
         _copy_read_only(grading_inputs, inputs_dir)
     parameters = {
@@ -422,8 +436,33 @@ def _run_in(
     if not result.isolation.enabled:
         notices.append(f"Grader: {result.isolation.describe()}.")
     run = NotebookRun(result.notebook, errors, not_run, records_dir, output_dir, notices,
-                      elapsed, workdir, records, outputs)  # fmt: skip
+                      elapsed, workdir, records, outputs, hidden_ids=hidden_ids)  # fmt: skip
     return run, assembled.repairs
+
+
+#: In the bundle's ``hidden/``: which transform each run's copy of the inputs gets.
+REDRAW_FILE = "redraw.json"
+
+
+def _hidden_inputs_for_run(hidden: Path, data_dir: Path) -> dict[str, str] | None:
+    """Fill ``data_dir`` (DATA_DIR) from the bundle's ``hidden/`` folder; returns the id map.
+
+    A grader's bundle (it has ``redraw.json``) gets a fresh copy: new ids, order and noise
+    from :mod:`secrets`, so a table of ids and labels made from one submission's feedback is
+    worth nothing in the next. ``check``'s stand-in bundle (training images on the student's
+    own machine, no secret to keep) is copied as it is. No ``hidden/inputs``: no DATA_DIR.
+    """
+    from helpers.data.hidden import redraw_hidden_inputs
+
+    if not (hidden / "inputs").is_dir():
+        return None
+    if not (hidden / REDRAW_FILE).is_file():
+        _copy_read_only(hidden / "inputs", data_dir)
+        return None
+    transform = json.loads((hidden / REDRAW_FILE).read_text())["transform"]
+    hidden_ids = redraw_hidden_inputs(hidden / "inputs", data_dir, transform=transform)
+    _make_read_only(data_dir)
+    return hidden_ids
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,19 +500,26 @@ def _grading_inputs(assignment: Assignment, secret: bytes, draws: Path) -> list[
 
 
 def _hidden_data(assignment: Assignment, target: Path) -> None:
+    """Write the bundle's hidden set into ``target``: ``inputs/`` untransformed, ``labels/``,
+    and ``redraw.json`` naming the transform that every run's copy gets (``_run_in``)."""
     if not assignment.hidden_data:
         return
     from helpers.data.hidden import prepare_hidden_split
 
     spec = dict(assignment.hidden_data)
     dataset = spec.pop("dataset")
-    # A seed the config does not give is drawn from secrets and written nowhere, so neither
-    # the order of the hidden images nor their transform can be reproduced from public files.
+    # A seed the config does not give is drawn from secrets and written nowhere, so the subset
+    # (limit) cannot be reproduced from public files.
     spec.setdefault("seed", secrets.randbits(64))
     limit = spec.pop("limit", 0) or None
     if "root" in spec:  # relative to the kit's root, like every other path in the config
         spec["root"] = assignment.root / spec["root"]
+    # The bundle keeps the images clean: each run noises its own copy from them (noise added
+    # to noised images would pile up). transform_seed no longer applies: every run draws one.
+    transform = spec.pop("transform", "none")
+    spec.pop("transform_seed", None)
     prepare_hidden_split(dataset, target / "inputs", target / "labels", limit=limit, **spec)
+    (target / REDRAW_FILE).write_text(json.dumps({"transform": transform}))
 
 
 def _records_by_cell(executed: nbformat.NotebookNode) -> dict[str, list[str]]:
@@ -575,7 +621,7 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                     for band in assignment.performance:
                         outcome, value = score_performance(
                             band, run.outputs or run.output_dir, bundle / "hidden" / "labels",
-                            "visible",
+                            "visible", run.hidden_ids,
                         )  # fmt: skip
                         summary["performance"][band.name] = {
                             "value": value, "points": outcome.score,
@@ -726,6 +772,12 @@ def grade(
             "of the kit (one input set, no draws). "
             f"Run `python -m autograder build {assignment.name}` again."
         )
+    if (bundle / "hidden" / "inputs").is_dir() and not (bundle / "hidden" / REDRAW_FILE).is_file():
+        raise BuildError(
+            f"The grader bundle for {assignment.name} at {bundle} was built by an older version "
+            "of the kit (one hidden set, the same ids and noise for every submission). "
+            f"Run `python -m autograder build {assignment.name}` again."
+        )
     expected = load_expected(bundle)
     # One draw of the pool per submission, chosen here so the kernel cannot predict it; the
     # kernel gets only that draw's inputs and never sees the expected results.
@@ -768,7 +820,7 @@ def grade(
             for band in assignment.performance:
                 outcome, value = score_performance(
                     band, run.outputs or run.output_dir, bundle / "hidden" / "labels",
-                    assignment.performance_visibility,
+                    assignment.performance_visibility, run.hidden_ids,
                 )  # fmt: skip
                 if outcome.score == 0 and (hint := performance_hint(
                     run.executed, set(summary["tests"]), band.predictions, assignment.files,

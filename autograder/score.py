@@ -15,7 +15,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -374,16 +374,26 @@ def _read_csv_rows(
 
 
 def score_performance(
-    band: Performance, output_dir: Folder | Path, labels_dir: Path, visibility: str
+    band: Performance,
+    output_dir: Folder | Path,
+    labels_dir: Path,
+    visibility: str,
+    hidden_ids: Mapping[str, str] | None = None,
 ) -> tuple[TestOutcome, float | None]:
     """Score one prediction file: (the result line, the metric value for the leaderboard).
 
     ``output_dir`` is the kernel's OUTPUT_DIR: pass a verified :class:`Folder` (a path is opened
     without following a link in its last component). ``labels_dir`` is the bundle's own.
+    ``hidden_ids``: ``{id the kernel saw: id in labels_dir}`` in the order of the kernel's
+    ``ids.csv``, as :func:`helpers.data.hidden.redraw_hidden_inputs` returned it for this run;
+    predictions are then checked and scored by the kernel's ids. ``None``: the kernel saw the
+    bundle's ids.
     """
     from helpers.data.hidden import read_hidden_labels
 
     ids, labels, class_names = _labels(labels_dir, read_hidden_labels)
+    if hidden_ids is not None:
+        ids, labels = _relabel(ids, labels, hidden_ids)
     multilabel = labels.ndim == 2
 
     def failed(message: str) -> tuple[TestOutcome, None]:
@@ -417,6 +427,23 @@ def score_performance(
     )
     return TestOutcome(band.name, points, band.max_score, points >= band.max_score, output,
                        visibility, "performance"), value  # fmt: skip
+
+
+def _relabel(
+    ids: list[str], labels: np.ndarray, hidden_ids: Mapping[str, str]
+) -> tuple[list[str], np.ndarray]:
+    """The labels in the order of the kernel's ids: row k is the label of ``hidden_ids``' k-th
+    key's bundle id. The mapping is the grader's own (made in this process), so a bundle id it
+    names that the labels lack is the grader's bug, not the student's."""
+    row_of = {bundle_id: k for k, bundle_id in enumerate(ids)}
+    missing = [b for b in hidden_ids.values() if b not in row_of]
+    if missing or len(set(hidden_ids.values())) != len(hidden_ids):
+        raise ValueError(
+            f"The hidden inputs' id map does not match the bundle's labels.csv ({len(missing)} "
+            "ids unknown, or one used twice). Build the assignment's bundle again."
+        )
+    rows = [row_of[b] for b in hidden_ids.values()]
+    return list(hidden_ids), labels[rows]
 
 
 def _labels(labels_dir: Path, reader):

@@ -164,3 +164,69 @@ def test_cli_writes_a_split_and_exits_1_on_bad_input(tree, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--dataset", "cifar", "--inputs", "a", "--labels", "b"])
     assert exit_info.value.code == 2
+
+
+# --------------------------------------------------------------- a fresh copy per grading run
+def test_each_run_gets_new_ids_order_and_noise_drawn_from_the_clean_images(tmp_path):
+    """Does every run's copy show the bundle's clean images under new ids, in a new order, with
+    noise of its own (not added to an earlier run's), so that a table of ids and labels read
+    from one run's images scores no better than chance in the next, while predictions by the
+    run's own ids still score through the map?"""
+    from autograder.config import Performance
+    from autograder.score import score_performance
+    from helpers.data.hidden import redraw_hidden_inputs
+    from helpers.predictions import save_predictions
+
+    prepare_hidden_split("fashion-mnist", tmp_path / "in", tmp_path / "lab", seed=3, limit=200)
+    clean_before = (tmp_path / "in" / "images.npy").read_bytes()
+    source_ids, clean = read_hidden_inputs(tmp_path / "in")
+    row = {i: k for k, i in enumerate(source_ids)}
+    label_ids, labels = read_hidden_labels(tmp_path / "lab")
+    label_of = dict(zip(label_ids, labels.tolist(), strict=True))
+    band = Performance("acc", "p.csv", zero_at=0.1, full_at=0.9, max_score=1)
+
+    runs = []
+    for k in range(2):
+        mapping = redraw_hidden_inputs(tmp_path / "in", tmp_path / f"run{k}", transform="noise")
+        ids, images = read_hidden_inputs(tmp_path / f"run{k}")
+        assert ids == list(mapping) and sorted(mapping.values()) == sorted(source_ids)
+        originals = clean[[row[mapping[i]] for i in ids]].astype(np.int16)
+        difference = np.abs(images.astype(np.int16) - originals)
+        # noise of 4 grey levels on the clean image: not a copy, and never two layers of it
+        assert 0 < difference.mean() < 4.5 and (difference != 0).mean() > 0.5
+        runs.append((ids, mapping))
+    assert (tmp_path / "in" / "images.npy").read_bytes() == clean_before
+
+    (ids0, map0), (ids1, map1) = runs
+    assert sum(map0[i] != map1[i] for i in ids0) > 190  # the same id names another image
+    # A table from run 0's images (here: their true labels) submitted by id in run 1.
+    table = {i: label_of[map0[i]] for i in ids0}
+    save_predictions(tmp_path / "out1" / "p.csv", list(table), list(table.values()))
+    outcome, value = score_performance(band, tmp_path / "out1", tmp_path / "lab", "visible", map1)
+    assert value < 0.3, outcome.output
+    # The run's own ids with the right labels score in full through the map.
+    right = [label_of[map1[i]] for i in ids1]
+    save_predictions(tmp_path / "out2" / "p.csv", ids1, right)
+    outcome, value = score_performance(band, tmp_path / "out2", tmp_path / "lab", "visible", map1)
+    assert value == 1.0 and outcome.score == 1, outcome.output
+
+
+def test_each_run_gets_the_voc_style_jpegs_under_new_ids(tree, tmp_path):
+    """Does a VOC-style run copy hold each JPEG (its bytes) under a new id, in a new order, and a
+    transform of JPEGs get refused with what to do?"""
+    from helpers.data.hidden import redraw_hidden_inputs
+
+    prepare_hidden_split("synthetic", tmp_path / "in", tmp_path / "lab", root=tree, seed=2)
+    source_ids = read_hidden_inputs(tmp_path / "in")[0]
+    maps = [redraw_hidden_inputs(tmp_path / "in", tmp_path / f"run{k}") for k in range(2)]
+    for k, mapping in enumerate(maps):
+        assert sorted(p.name for p in (tmp_path / f"run{k}").iterdir()) == sorted(
+            ["ids.csv", *(f"{i}.jpg" for i in mapping)]
+        )
+        for new_id, old_id in mapping.items():
+            copied = (tmp_path / f"run{k}" / f"{new_id}.jpg").read_bytes()
+            assert copied == (tmp_path / "in" / f"{old_id}.jpg").read_bytes()
+        assert sorted(mapping.values()) == sorted(source_ids)
+    assert sum(maps[0][i] != maps[1][i] for i in maps[0]) > 30
+    with pytest.raises(ValueError, match="JPEG inputs are copied as they are"):
+        redraw_hidden_inputs(tmp_path / "in", tmp_path / "run2", transform="noise")

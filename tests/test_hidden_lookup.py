@@ -42,12 +42,13 @@ def _bench():
 
 def _lookup_points(name, tmp_path: Path, how: str) -> tuple[float, float]:
     """Build the hidden set of ``name`` (an assignment's name, or an Assignment) as the grader
-    does (``LIMIT`` images), predict it with a lookup in the public test split and score that:
-    (metric value, points)."""
+    does (``LIMIT`` images) and make one run's copy of it, predict that copy with a lookup in
+    the public test split and score that: (metric value, points)."""
     assignment = load_assignment(name, ROOT) if isinstance(name, str) else name
     spec = {**assignment.hidden_data, "limit": LIMIT}
     pipeline._hidden_data(dataclasses.replace(assignment, hidden_data=spec), tmp_path)
-    ids, images = read_hidden_inputs(tmp_path / "inputs")
+    hidden_ids = pipeline._hidden_inputs_for_run(tmp_path, tmp_path / "data")
+    ids, images = read_hidden_inputs(tmp_path / "data")
     test = fashion_mnist("test")
     bench = _bench()
     if how == "exact":
@@ -59,7 +60,8 @@ def _lookup_points(name, tmp_path: Path, how: str) -> tuple[float, float]:
                                     shift=max(1, math.ceil(transform.shift)))  # fmt: skip
     (band,) = assignment.performance
     save_predictions(tmp_path / "out" / band.predictions, ids, predicted)
-    outcome, value = score_performance(band, tmp_path / "out", tmp_path / "labels", "visible")
+    outcome, value = score_performance(band, tmp_path / "out", tmp_path / "labels", "visible",
+                                       hidden_ids)  # fmt: skip
     return value, outcome.score
 
 
@@ -250,12 +252,16 @@ def test_a_lookup_in_the_public_files_finds_them_hidden_under_the_grader(
 @pytest.mark.parametrize("name", ["a1_mlp_numpy", "a2_cnn_fashion"])
 def test_the_reference_still_earns_full_marks_on_the_transformed_set(name, tmp_path):
     """Do the reference weights reach full_at with a margin on the whole split transformed as
-    the config says (fixed seeds here; bench/hidden_lookup.py: a1 0.894, a2 0.921)?"""
+    the config says, in a run's copy as the kernel gets it (a fixed order seed, a secret noise
+    seed per run; bench/hidden_lookup.py: a1 0.894, a2 0.921)?"""
     assignment = load_assignment(name, ROOT)
-    spec = {**assignment.hidden_data, "seed": 0, "transform_seed": 0}
+    spec = {**assignment.hidden_data, "seed": 0}
     pipeline._hidden_data(dataclasses.replace(assignment, hidden_data=spec), tmp_path)
-    _, images = read_hidden_inputs(tmp_path / "inputs")
-    labels = read_hidden_labels(tmp_path / "labels")[1]
+    hidden_ids = pipeline._hidden_inputs_for_run(tmp_path, tmp_path / "data")
+    _, images = read_hidden_inputs(tmp_path / "data")
+    label_ids, bundle_labels = read_hidden_labels(tmp_path / "labels")
+    row = {i: k for k, i in enumerate(label_ids)}
+    labels = bundle_labels[[row[hidden_ids[i]] for i in hidden_ids]]
     bench = _bench()
     reached = (bench.a1_accuracy if name == "a1_mlp_numpy" else bench.a2_accuracy)(images, labels)
     (band,) = assignment.performance
@@ -307,3 +313,20 @@ def test_cli_transforms_with_the_seed_it_is_given(tmp_path, capsys):
             ["--dataset", "fashion-mnist", "--transform", "blur", "--inputs", "a", "--labels", "b"]
         )
     assert exit_info.value.code == 2 and "invalid choice: 'blur'" in capsys.readouterr().err
+
+
+def test_a_bundle_whose_hidden_set_is_not_redrawn_per_run_is_refused(tmp_path, monkeypatch):
+    """Does grading refuse a bundle built before runs got their own copy of the hidden set (its
+    inputs noised once for every submission, no redraw.json), saying to build it again?"""
+    import json
+
+    import toy_assignment as toy
+
+    root = toy.make_root(tmp_path / "kit")
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment(toy.NAME, root)
+    bundle = pipeline.bundle_dir(assignment)
+    (bundle / "hidden" / "inputs").mkdir(parents=True)
+    (bundle / "expected.json").write_text(json.dumps({"tests": {}, "input_pool": 1}))
+    with pytest.raises(pipeline.BuildError, match=r"older version .* build toy` again"):
+        pipeline.grade(assignment, tmp_path / "sub.ipynb", device="cpu")

@@ -63,6 +63,7 @@ __all__ = [
     "read_hidden_inputs",
     "read_hidden_labels",
     "read_hidden_masks",
+    "redraw_hidden_inputs",
     "transform_images",
 ]
 
@@ -122,9 +123,6 @@ def transform_images(images: np.ndarray, transform: ImageTransform, seed: int) -
     >>> same.dtype, same.shape, int(same.min()), int(same.max())
     (dtype('uint8'), (2, 4, 4), 7, 7)
     """
-    import torch
-    from torch.nn import functional
-
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 3:
         raise ValueError(f"images must be uint8 (N, H, W); got {images.dtype} {images.shape}.")
@@ -135,6 +133,11 @@ def transform_images(images: np.ndarray, transform: ImageTransform, seed: int) -
         mirrored = rng.random(n) < 0.5
         out[mirrored] = out[mirrored, :, ::-1]
     if transform.rotate or transform.scale or transform.shift:
+        # torch only here: the grader noises every submission's copy in its own process
+        # (redraw_hidden_inputs), which a noise-only transform keeps free of torch.
+        import torch
+        from torch.nn import functional
+
         # One batched warp through torch's affine_grid/grid_sample rather than a loop of
         # per-image calls. The grid is in [-1, 1] units, so a shift of s pixels is 2 s / size;
         # it maps output to input positions, hence the inverse rotation and scale.
@@ -364,6 +367,78 @@ def prepare_hidden_split(
             png.putpalette(VOC_PALETTE)
             png.save(labels / MASKS_DIR / f"{new_id}.png")
     return len(ids)
+
+
+def redraw_hidden_inputs(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    *,
+    transform: str = "none",
+    seed: int | None = None,
+) -> dict[str, str]:
+    """Write one grading run's copy of a hidden split's inputs: the same images under new ids,
+    in a new order and, for Fashion-MNIST, transformed with a new seed. A student who prints
+    the images in one submission's feedback and labels them at home cannot use that table in
+    the next one: there the ids name other images, and the noise is drawn again.
+
+    Args:
+        source: an inputs folder as :func:`prepare_hidden_split` writes it, untransformed
+            (``transform="none"``): the grader's own copy, never shown to a notebook, so that
+            the noise of one run never adds to another's.
+        target: a new or empty folder (the kernel's ``DATA_DIR``).
+        transform: a name in :data:`TRANSFORMS`, applied to the copy (Fashion-MNIST only).
+        seed: seeds the new order and the transform; ``None`` (the grader's case) draws one
+            from :mod:`secrets`, kept nowhere.
+
+    Returns:
+        ``{new id: id in source}``, in the order of the copy's ``ids.csv``: score predictions
+        by new id against the labels of the source id (:func:`autograder.score`).
+
+    >>> import tempfile
+    >>> src, dst = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp()) / "copy"
+    >>> _write_csv(src / IDS_FILE, ["id"], [["h00000"], ["h00001"], ["h00002"]])
+    >>> np.save(src / IMAGES_FILE, np.repeat(np.arange(3, dtype=np.uint8), 4).reshape(3, 2, 2))
+    >>> mapping = redraw_hidden_inputs(src, dst, seed=5)
+    >>> ids, images = read_hidden_inputs(dst)
+    >>> ids == list(mapping) == ["h00000", "h00001", "h00002"]
+    True
+    >>> [int(images[k, 0, 0]) for k in range(3)] == [int(mapping[i][1:]) for i in ids]
+    True
+    """
+    source, target = Path(source), Path(target)
+    if transform not in TRANSFORMS:
+        raise ValueError(f"Unknown transform {transform!r}. Valid ones: {', '.join(TRANSFORMS)}.")
+    old_ids = _read_ids(source / IDS_FILE)
+    order_seed, transform_seed = np.random.SeedSequence(
+        secrets.randbits(128) if seed is None else seed
+    ).spawn(2)
+    order = np.random.default_rng(order_seed).permutation(len(old_ids))
+    new_ids = _hidden_ids(len(old_ids))
+    target.mkdir(parents=True, exist_ok=True)
+    if any(target.iterdir()):
+        raise FileExistsError(f"{target} is not empty; give a new folder for the hidden inputs.")
+    array_file = source / IMAGES_FILE
+    if array_file.is_file():
+        _, images = read_hidden_inputs(source)  # checks the count against ids.csv
+        seed_int = int(transform_seed.generate_state(2, np.uint64)[0])
+        images = transform_images(images[order], TRANSFORMS[transform], seed_int)
+        np.save(target / IMAGES_FILE, images, allow_pickle=False)
+    elif transform != "none":
+        raise ValueError(
+            f"transform={transform!r} needs Fashion-MNIST's images.npy in {source}; JPEG "
+            "inputs are copied as they are (use transform='none')."
+        )
+    else:
+        for new_id, k in zip(new_ids, order, strict=True):
+            path = source / f"{old_ids[k]}.jpg"
+            if not path.is_file():
+                raise DataMissingError(
+                    f"Image {path} (listed in {IDS_FILE}) is missing. Write the split again "
+                    "with `python -m helpers.data.hidden`."
+                )
+            shutil.copyfile(path, target / f"{new_id}.jpg")
+    _write_csv(target / IDS_FILE, ["id"], [[i] for i in new_ids])
+    return {new_id: old_ids[k] for new_id, k in zip(new_ids, order, strict=True)}
 
 
 def _read_ids(path: Path) -> list[str]:
