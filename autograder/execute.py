@@ -92,6 +92,8 @@ from queue import Empty
 import nbformat
 import zmq
 import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
@@ -101,7 +103,7 @@ from papermill.engines import NBClientEngine
 from papermill.log import logger as papermill_logger
 from papermill.parameterize import parameterize_notebook
 from papermill.utils import merge_kwargs, remove_args
-from traitlets import Any
+from traitlets import Any, Type
 
 from autograder import sandbox
 from autograder.limits import Limits
@@ -224,6 +226,7 @@ class _OutputBudget:
         self.cut_chars = defaultdict(int)  # cell -> text chars not kept
         self.cut_displays = defaultdict(int)  # cell -> displays (figures, ...) not kept
         self.lost: set[int] = set()  # cells whose output channel broke (an oversized message)
+        self.refused: set[int] = set()  # cells that sent a message over the cap in many frames
 
     def cleared(self, cell: int) -> None:
         self.total -= self.kept[cell]
@@ -285,11 +288,15 @@ class _OutputBudget:
     def note(self, cell: int) -> str | None:
         """The line appended to a cell whose output was cut, or None."""
         chars, displays = self.cut_chars.get(cell, 0), self.cut_displays.get(cell, 0)
-        if cell in self.lost:
+        if cell in self.lost or cell in self.refused:
             return (
                 f"\n[kit grader: this cell sent an output larger than the "
                 f"{MAX_MESSAGE_BYTES / 2**20:g} MB the grader accepts in one message; "
-                "that output and the rest of the cell's output were lost.]\n"
+                + (
+                    "that output and the rest of the cell's output were lost.]\n"
+                    if cell in self.lost
+                    else "that output was not kept.]\n"
+                )
             )
         if not (chars or displays):
             return None
@@ -402,8 +409,89 @@ class _Watchdog(threading.Thread):
         a.sandbox.kill_all(a.pgid)
 
 
+# ------------------------------------------------------------------------------- kernel client
+# The kernel is hostile: it can send anything on any of its sockets. Everything the grader reads
+# from it goes through _BoundedChannel (shell, iopub, stdin, control); the private parts of
+# jupyter_client and pyzmq this needs are used here and in _GraderClient only.
+class _BoundedChannel(AsyncZMQSocketChannel):
+    """A kernel channel that drops any message whose frames pass ``MAX_MESSAGE_BYTES`` in total.
+
+    ZeroMQ's ``MAXMSGSIZE`` bounds one frame only and its high-water mark counts whole messages,
+    so one message of many frames passes both. Here a message is received frame by frame without
+    a copy (``copy=False``); once its frames pass the cap, the rest of its frames are received and
+    let go, and the message is never decoded. ``dropped`` counts the messages dropped so far.
+    """
+
+    def __init__(self, socket: zmq.asyncio.Socket, session, loop=None) -> None:
+        super().__init__(socket, session, loop)
+        self.dropped = 0
+
+    async def _frames(self) -> list[bytes] | None:
+        """The next message's frames (identities first), or None when it was over the cap."""
+        frames: list[zmq.Frame] = []
+        total = 0
+        while True:
+            frame = await self.socket.recv(copy=False)
+            total += len(frame)
+            if total <= MAX_MESSAGE_BYTES:
+                frames.append(frame)
+            elif frames:
+                frames.clear()  # from here on each frame is let go as soon as it is counted
+            if not self.socket.get(zmq.RCVMORE):
+                break
+        if total > MAX_MESSAGE_BYTES:
+            self.dropped += 1
+            log.warning("dropped a kernel message of %d bytes (over %d)", total, MAX_MESSAGE_BYTES)
+            return None
+        return [frame.bytes for frame in frames]
+
+    def _decode(self, frames: list[bytes]) -> dict:
+        _, message = self.session.feed_identities(frames)
+        return self.session.deserialize(message)
+
+    async def _recv(self, **kwargs) -> dict:
+        """The next message within the cap (a dropped one is skipped), decoded by the session."""
+        while (frames := await self._frames()) is None:
+            pass
+        return self._decode(frames)
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        """As jupyter_client's: a message within ``timeout`` seconds, else ``queue.Empty``;
+        a dropped message does not end the wait."""
+        give_up = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left_ms = None if give_up is None else max(0, int((give_up - time.monotonic()) * 1000))
+            if not await self.socket.poll(left_ms):
+                raise Empty
+            frames = await self._frames()
+            if frames is not None:
+                return self._decode(frames)
+
+    def take_dropped(self) -> int:
+        """How many messages were dropped since the last call."""
+        dropped, self.dropped = self.dropped, 0
+        return dropped
+
+
+class _BoundedKernelClient(AsyncKernelClient):
+    """jupyter_client's async kernel client with every channel it reads bounded."""
+
+    shell_channel_class = Type(_BoundedChannel)
+    iopub_channel_class = Type(_BoundedChannel)
+    stdin_channel_class = Type(_BoundedChannel)
+    control_channel_class = Type(_BoundedChannel)
+
+    def take_dropped(self) -> int:
+        """Messages over the cap dropped on any channel since the last call."""
+        channels = (self._shell_channel, self._iopub_channel, self._stdin_channel,
+                    self._control_channel)  # fmt: skip
+        return sum(c.take_dropped() for c in channels if isinstance(c, _BoundedChannel))
+
+
 class _GraderKernelManager(AsyncKernelManager):
     """A kernel manager whose clients refuse oversized messages and queue only a few."""
+
+    client_factory = Type(_BoundedKernelClient, klass=AsyncKernelClient)
 
     def client(self, **kwargs):
         kwargs.setdefault("context", self.client_context)
@@ -443,6 +531,8 @@ class _GraderClient(PapermillNotebookClient):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         done = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self.kc.take_dropped():  # a message of many frames, over the cap in total
+            self.attempt.budget.refused.add(cell_index)
         if await self._iopub_dropped():
             self.attempt.budget.lost.add(cell_index)
             await self._reopen_iopub()
@@ -794,11 +884,16 @@ def _assemble(
         if note:
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
             name = label(index, capital=True)
-            notices.append(
+            too_big = (
                 f"{name} sent an output larger than the {MAX_MESSAGE_BYTES / 2**20:g} MB the "
-                "grader accepts in one message; the rest of that cell's output was lost (the next "
-                "cells ran normally)."
+                "grader accepts in one message; "
+            )
+            notices.append(
+                too_big + "the rest of that cell's output was lost (the next cells ran normally)."
                 if index in budget.lost
+                else too_big + "that output was not kept (the rest was). Save large results to "
+                "a file instead of printing or displaying them."
+                if index in budget.refused
                 else f"{name} printed more output than the grader keeps; the rest was cut."
             )
         if index in failures:
