@@ -171,7 +171,8 @@ class KernelDeath:
     a signal, a crash), ``"killed-after-timeout"`` (ignored the interrupt), ``"memory"`` (its
     processes together passed ``Limits.memory_mb``), ``"process-limit"``
     (left the kernel user at its process limit, e.g. a fork bomb: no later cell could start a
-    thread) or ``"total-timeout"``.
+    thread), ``"flood"`` (sent messages that made the grader itself hold more than
+    ``_receive_bound_mb``) or ``"total-timeout"``.
     """
 
     cell_index: int
@@ -365,6 +366,7 @@ class _Watchdog(threading.Thread):
 
     def run(self) -> None:
         a, limits = self.attempt, self.attempt.limits
+        flooded_at = _grader_rss_mb() + _receive_bound_mb(limits)
         while not self.done.wait(_WATCHDOG_TICK_S):
             now = time.monotonic()
             current = a.current
@@ -373,6 +375,9 @@ class _Watchdog(threading.Thread):
                 return
             if a.pgid is None:
                 continue
+            if _grader_rss_mb() > flooded_at:  # see _receive_bound_mb
+                self._halt("flood", current[0] if current else a.last_started)
+                return
             if limits.memory_mb and self._over_memory(now):
                 self._halt("memory", current[0] if current else a.last_started)
                 return
@@ -486,6 +491,29 @@ class _BoundedKernelClient(AsyncKernelClient):
         channels = (self._shell_channel, self._iopub_channel, self._stdin_channel,
                     self._control_channel)  # fmt: skip
         return sum(c.take_dropped() for c in channels if isinstance(c, _BoundedChannel))
+
+
+def _grader_rss_mb() -> float:
+    """The grader process's resident memory now, in MB (one read of ``/proc/self/statm``)."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _receive_bound_mb(limits: Limits) -> float:
+    """Memory, in MB, a kernel may make the grader hold by sending to it: the messages ZeroMQ
+    queues per channel (``RECEIVE_QUEUE_MESSAGES`` of at most ``MAX_MESSAGE_BYTES``) plus the
+    outputs kept, four times over for their decoded Python form.
+
+    The watchdog stops a kernel that makes the grader grow past it. Nothing on the receiving side
+    can: libzmq delivers a message of many frames whole (its pipe never shows an application a
+    partial message), so a kernel sending one of 60 frames x 30 MB had the grader hold all
+    1.8 GB before :class:`_BoundedChannel` saw its first frame. Killing the sender makes libzmq
+    discard the frames it held of an unfinished message.
+
+    >>> _receive_bound_mb(Limits())
+    640.0
+    """
+    return RECEIVE_QUEUE_MESSAGES * MAX_MESSAGE_BYTES / 2**20 + 4 * limits.max_notebook_output_mb
 
 
 class _GraderKernelManager(AsyncKernelManager):
@@ -982,6 +1010,13 @@ def _stopped_by_grader(
             "crashed, killed itself or called os._exit())."
         )
         return "DeadKernelError", evalue, evalue + _after_death(index, stop, limits)
+    if outcome == "flood":
+        evalue = (
+            f"{name} sent the grader more than {_receive_bound_mb(limits):g} MB of output at once "
+            "(one message in many parts), so its kernel was shut down. Save large results to a "
+            "file instead of sending them as output."
+        )
+        return "OutputFloodError", evalue, evalue + _after_death(index, stop, limits)
     if outcome == "total-timeout":
         evalue = (
             f"The notebook reached its {limits.total_timeout_s:g} s total time limit while "

@@ -29,6 +29,7 @@ from autograder.execute import (
     KernelStartError,
     Limits,
     _OutputBudget,
+    _receive_bound_mb,
     execute_notebook,
 )
 from autograder.sandbox import IsolationUnavailableError, check_hidden_paths, plan_isolation
@@ -374,6 +375,45 @@ def test_an_oversized_message_loses_only_its_own_cell(tmp_path):
     )
     assert "sent an output larger than the 32 MB the grader accepts" in result.notices[0]
     assert "larger than the 32 MB" in text(result, 4)
+    assert last(result) == AFTER
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@needs_root
+def test_one_message_of_many_frames_cannot_fill_the_graders_memory(tmp_path):
+    """Does one 1.8 GB message of 60 frames (each under ZeroMQ's per-frame cap) leave the grader's
+    memory within its receive bound and cost only its own cell, while a small message of several
+    frames is kept?"""
+    peak, done = [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.005)
+
+    base = _rss_mb()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = run("many-frames-flood", tmp_path)
+    finally:
+        done.set()
+        sampler.join()
+    # The bound is what the grader lets a kernel make it hold, plus what arrives in one watchdog
+    # tick; without it the whole 1,800 MB message was held before its first frame could be read.
+    assert peak[0] - base < _receive_bound_mb(FAST) + 300, f"grader grew {peak[0] - base:.0f} MB"
+    assert "SMALL-PARTS" in text(result, 4)
+    assert "FLOOD" not in text(result, 5)
+    assert any(
+        n.startswith("Cell 5 sent the grader more than") and "fresh kernel" in n
+        for n in result.notices
+    ), result.notices
+    assert [d.cause for d in result.kernel_deaths] == ["flood"]
     assert last(result) == AFTER
 
 
