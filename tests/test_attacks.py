@@ -614,6 +614,9 @@ def test_one_message_of_many_frames_is_refused_like_an_oversized_one(kit, tmp_pa
     page = graded.feedback[0].read_text()
     assert "ONE-BIG-FRAME" not in page.replace("'ONE-BIG-FRAME'", "")  # the cell's own source
     assert "MANY-FRAMES" not in page.replace("'MANY-FRAMES'", "")
+    # Refused the way a single oversized message is, naming the cap; the next cells still ran.
+    assert page.count("sent an output larger than the 32 MB the grader accepts") >= 2
+    assert "that output was not kept" in page  # the many-frames one: only that message lost
 
 
 # ------------------------------------------------------------------- read the source solution

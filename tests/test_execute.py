@@ -10,6 +10,7 @@ The isolated tests need root (these machines and CI run as root); they are skipp
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import psutil
@@ -25,9 +27,13 @@ import pytest
 
 from autograder import sandbox
 from autograder.execute import (
+    MAX_MESSAGE_BYTES,
     ExecutionResult,
     KernelStartError,
     Limits,
+    _BoundedChannel,
+    _BoundedKernelClient,
+    _GraderKernelManager,
     _OutputBudget,
     _receive_bound_mb,
     execute_notebook,
@@ -115,6 +121,47 @@ def test_output_budget_keeps_the_head_and_counts_the_rest():
     assert budget.cut_chars[5] == 5 + 15
     assert "20 characters of output not kept" in budget.note(5)
     assert budget.note(6) is None
+
+
+def test_every_channel_the_grader_reads_drops_a_message_over_the_cap_in_many_frames(tmp_path):
+    """Is a message whose frames are each under the cap but together over it dropped, on every
+    channel the grader reads, while the next message and one of several small frames arrive?"""
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.session import Session
+
+    assert _GraderKernelManager().client_factory is _BoundedKernelClient
+    for channel in ("shell", "iopub", "stdin", "control"):
+        assert getattr(_BoundedKernelClient, f"{channel}_channel_class").default_value is (
+            _BoundedChannel
+        )
+
+    session, address = Session(key=b"secret"), f"ipc://{tmp_path}/channel"
+    part = b"x" * (MAX_MESSAGE_BYTES // 4)  # 8 MiB: far under ZeroMQ's per-frame limit
+
+    async def receive() -> tuple[list[str], int]:
+        sender = zmq.Context().socket(zmq.PUSH)
+        sender.bind(address)
+        context = zmq.asyncio.Context()
+        receiver = context.socket(zmq.PULL)
+        receiver.connect(address)
+        channel = _BoundedChannel(receiver, session)
+        try:
+            for text, frames in (("too big", 5), ("small parts", 3), ("plain", 0)):
+                session.send(sender, "stream", {"name": "stdout", "text": text},
+                             buffers=[part] * frames)  # fmt: skip
+            texts = [(await channel.get_msg(timeout=5))["content"]["text"] for _ in range(2)]
+            with pytest.raises(Empty):
+                await channel.get_msg(timeout=0.1)
+            return texts, channel.take_dropped()
+        finally:
+            sender.close(linger=0)
+            channel.close()
+            context.destroy(linger=0)
+
+    texts, dropped = asyncio.run(receive())
+    assert texts == ["small parts", "plain"]
+    assert dropped == 1
 
 
 def test_output_budget_gives_back_what_a_clear_removes():
