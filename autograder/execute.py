@@ -57,10 +57,13 @@ How the stages work:
 - **output**: kept per cell up to ``max_output_chars`` of text and per notebook up to
   ``max_notebook_output_mb`` as messages arrive, in the grader; the rest is counted and cut with a
   note. The kernel sends printed text in pieces of at most 1 MiB; a single message over
-  :data:`MAX_MESSAGE_BYTES` (which student code can still send) is refused by ZeroMQ before it
-  is decoded, so gigabytes of output cannot exhaust the grader's memory. ZeroMQ closes the output
-  channel after such a message; it is reopened before the next cell, so only that cell's output
-  is lost.
+  :data:`MAX_MESSAGE_BYTES` (which student code can still send) is refused before it is decoded,
+  so gigabytes of output cannot exhaust the grader's memory. One frame over it is refused by
+  ZeroMQ, which closes the output channel; it is reopened before the next cell, so only that
+  cell's output is lost. A message of many frames, each under the cap, is counted frame by frame
+  on every channel the grader reads and dropped once over it (only that output is lost). ZeroMQ
+  holds such a message whole before its first frame can be read, so the watchdog also stops a
+  kernel whose messages make the grader grow past ``_receive_bound_mb`` (cause ``"flood"``).
 
 Whether a cell succeeded is the kernel's word: the ``status`` of its ``execute_reply`` (``ok``,
 ``error``, ``aborted``), never the absence of an ``error`` output. Student code can swallow the
@@ -122,11 +125,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Largest kernel message the grader accepts (ZeroMQ drops the connection on a bigger one and
-#: reconnects; the message is lost). Figures and long logs stay far below it.
+#: Largest kernel message the grader accepts, all its frames together (ZeroMQ drops the
+#: connection on one bigger frame; _BoundedChannel drops a message of many frames that passes
+#: it). Figures and long logs stay far below it.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
-#: Messages queued in the grader per channel (ZeroMQ high-water mark); with MAX_MESSAGE_BYTES it
-#: bounds what a flooding kernel can make the grader hold: 16 x 32 MiB.
+#: Messages queued in the grader per channel (ZeroMQ high-water mark, whole messages of any
+#: number of frames); what a flooding kernel can make the grader hold is bounded by the watchdog
+#: (see _receive_bound_mb).
 RECEIVE_QUEUE_MESSAGES = 16
 _WATCHDOG_TICK_S = 0.05
 _MEMORY_CHECK_S = 0.2  # how often the kernel's memory is summed (a /proc scan)
@@ -501,7 +506,7 @@ def _grader_rss_mb() -> float:
 
 def _receive_bound_mb(limits: Limits) -> float:
     """Memory, in MB, a kernel may make the grader hold by sending to it: the messages ZeroMQ
-    queues per channel (``RECEIVE_QUEUE_MESSAGES`` of at most ``MAX_MESSAGE_BYTES``) plus the
+    queues on a channel (``RECEIVE_QUEUE_MESSAGES`` of at most ``MAX_MESSAGE_BYTES``) plus the
     outputs kept, four times over for their decoded Python form.
 
     The watchdog stops a kernel that makes the grader grow past it. Nothing on the receiving side
