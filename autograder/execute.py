@@ -57,10 +57,13 @@ How the stages work:
 - **output**: kept per cell up to ``max_output_chars`` of text and per notebook up to
   ``max_notebook_output_mb`` as messages arrive, in the grader; the rest is counted and cut with a
   note. The kernel sends printed text in pieces of at most 1 MiB; a single message over
-  :data:`MAX_MESSAGE_BYTES` (which student code can still send) is refused by ZeroMQ before it
-  is decoded, so gigabytes of output cannot exhaust the grader's memory. ZeroMQ closes the output
-  channel after such a message; it is reopened before the next cell, so only that cell's output
-  is lost.
+  :data:`MAX_MESSAGE_BYTES` (which student code can still send) is refused before it is decoded,
+  so gigabytes of output cannot exhaust the grader's memory. One frame over it is refused by
+  ZeroMQ, which closes the output channel; it is reopened before the next cell, so only that
+  cell's output is lost. A message of many frames, each under the cap, is counted frame by frame
+  on every channel the grader reads and dropped once over it (only that output is lost). ZeroMQ
+  holds such a message whole before its first frame can be read, so the watchdog also stops a
+  kernel whose messages make the grader grow past ``_receive_bound_mb`` (cause ``"flood"``).
 
 Whether a cell succeeded is the kernel's word: the ``status`` of its ``execute_reply`` (``ok``,
 ``error``, ``aborted``), never the absence of an ``error`` output. Student code can swallow the
@@ -92,6 +95,8 @@ from queue import Empty
 import nbformat
 import zmq
 import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
@@ -101,7 +106,7 @@ from papermill.engines import NBClientEngine
 from papermill.log import logger as papermill_logger
 from papermill.parameterize import parameterize_notebook
 from papermill.utils import merge_kwargs, remove_args
-from traitlets import Any
+from traitlets import Any, Type
 
 from autograder import sandbox
 from autograder.limits import Limits
@@ -120,11 +125,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Largest kernel message the grader accepts (ZeroMQ drops the connection on a bigger one and
-#: reconnects; the message is lost). Figures and long logs stay far below it.
+#: Largest kernel message the grader accepts, all its frames together (ZeroMQ drops the
+#: connection on one bigger frame; _BoundedChannel drops a message of many frames that passes
+#: it). Figures and long logs stay far below it.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
-#: Messages queued in the grader per channel (ZeroMQ high-water mark); with MAX_MESSAGE_BYTES it
-#: bounds what a flooding kernel can make the grader hold: 16 x 32 MiB.
+#: Messages queued in the grader per channel (ZeroMQ high-water mark, whole messages of any
+#: number of frames); what a flooding kernel can make the grader hold is bounded by the watchdog
+#: (see _receive_bound_mb).
 RECEIVE_QUEUE_MESSAGES = 16
 _WATCHDOG_TICK_S = 0.05
 _MEMORY_CHECK_S = 0.2  # how often the kernel's memory is summed (a /proc scan)
@@ -169,7 +176,8 @@ class KernelDeath:
     a signal, a crash), ``"killed-after-timeout"`` (ignored the interrupt), ``"memory"`` (its
     processes together passed ``Limits.memory_mb``), ``"process-limit"``
     (left the kernel user at its process limit, e.g. a fork bomb: no later cell could start a
-    thread) or ``"total-timeout"``.
+    thread), ``"flood"`` (sent messages that made the grader itself hold more than
+    ``_receive_bound_mb``) or ``"total-timeout"``.
     """
 
     cell_index: int
@@ -224,6 +232,7 @@ class _OutputBudget:
         self.cut_chars = defaultdict(int)  # cell -> text chars not kept
         self.cut_displays = defaultdict(int)  # cell -> displays (figures, ...) not kept
         self.lost: set[int] = set()  # cells whose output channel broke (an oversized message)
+        self.refused: set[int] = set()  # cells that sent a message over the cap in many frames
 
     def cleared(self, cell: int) -> None:
         self.total -= self.kept[cell]
@@ -285,11 +294,15 @@ class _OutputBudget:
     def note(self, cell: int) -> str | None:
         """The line appended to a cell whose output was cut, or None."""
         chars, displays = self.cut_chars.get(cell, 0), self.cut_displays.get(cell, 0)
-        if cell in self.lost:
+        if cell in self.lost or cell in self.refused:
             return (
                 f"\n[kit grader: this cell sent an output larger than the "
                 f"{MAX_MESSAGE_BYTES / 2**20:g} MB the grader accepts in one message; "
-                "that output and the rest of the cell's output were lost.]\n"
+                + (
+                    "that output and the rest of the cell's output were lost.]\n"
+                    if cell in self.lost
+                    else "that output was not kept.]\n"
+                )
             )
         if not (chars or displays):
             return None
@@ -358,6 +371,7 @@ class _Watchdog(threading.Thread):
 
     def run(self) -> None:
         a, limits = self.attempt, self.attempt.limits
+        flooded_at = _grader_rss_mb() + _receive_bound_mb(limits)
         while not self.done.wait(_WATCHDOG_TICK_S):
             now = time.monotonic()
             current = a.current
@@ -366,6 +380,9 @@ class _Watchdog(threading.Thread):
                 return
             if a.pgid is None:
                 continue
+            if _grader_rss_mb() > flooded_at:  # see _receive_bound_mb
+                self._halt("flood", current[0] if current else a.last_started)
+                return
             if limits.memory_mb and self._over_memory(now):
                 self._halt("memory", current[0] if current else a.last_started)
                 return
@@ -402,8 +419,112 @@ class _Watchdog(threading.Thread):
         a.sandbox.kill_all(a.pgid)
 
 
+# ------------------------------------------------------------------------------- kernel client
+# The kernel is hostile: it can send anything on any of its sockets. Everything the grader reads
+# from it goes through _BoundedChannel (shell, iopub, stdin, control); the private parts of
+# jupyter_client and pyzmq this needs are used here and in _GraderClient only.
+class _BoundedChannel(AsyncZMQSocketChannel):
+    """A kernel channel that drops any message whose frames pass ``MAX_MESSAGE_BYTES`` in total.
+
+    ZeroMQ's ``MAXMSGSIZE`` bounds one frame only and its high-water mark counts whole messages,
+    so one message of many frames passes both. Here a message is received frame by frame without
+    a copy (``copy=False``); once its frames pass the cap, the rest of its frames are received and
+    let go, and the message is never decoded. ``dropped`` counts the messages dropped so far.
+    """
+
+    def __init__(self, socket: zmq.asyncio.Socket, session, loop=None) -> None:
+        super().__init__(socket, session, loop)
+        self.dropped = 0
+
+    async def _frames(self) -> list[bytes] | None:
+        """The next message's frames (identities first), or None when it was over the cap."""
+        frames: list[zmq.Frame] = []
+        total = 0
+        while True:
+            frame = await self.socket.recv(copy=False)
+            total += len(frame)
+            if total <= MAX_MESSAGE_BYTES:
+                frames.append(frame)
+            elif frames:
+                frames.clear()  # from here on each frame is let go as soon as it is counted
+            if not self.socket.get(zmq.RCVMORE):
+                break
+        if total > MAX_MESSAGE_BYTES:
+            self.dropped += 1
+            log.warning("dropped a kernel message of %d bytes (over %d)", total, MAX_MESSAGE_BYTES)
+            return None
+        return [frame.bytes for frame in frames]
+
+    def _decode(self, frames: list[bytes]) -> dict:
+        _, message = self.session.feed_identities(frames)
+        return self.session.deserialize(message)
+
+    async def _recv(self, **kwargs) -> dict:
+        """The next message within the cap (a dropped one is skipped), decoded by the session."""
+        while (frames := await self._frames()) is None:
+            pass
+        return self._decode(frames)
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        """As jupyter_client's: a message within ``timeout`` seconds, else ``queue.Empty``;
+        a dropped message does not end the wait."""
+        give_up = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left_ms = None if give_up is None else max(0, int((give_up - time.monotonic()) * 1000))
+            if not await self.socket.poll(left_ms):
+                raise Empty
+            frames = await self._frames()
+            if frames is not None:
+                return self._decode(frames)
+
+    def take_dropped(self) -> int:
+        """How many messages were dropped since the last call."""
+        dropped, self.dropped = self.dropped, 0
+        return dropped
+
+
+class _BoundedKernelClient(AsyncKernelClient):
+    """jupyter_client's async kernel client with every channel it reads bounded."""
+
+    shell_channel_class = Type(_BoundedChannel)
+    iopub_channel_class = Type(_BoundedChannel)
+    stdin_channel_class = Type(_BoundedChannel)
+    control_channel_class = Type(_BoundedChannel)
+
+    def take_dropped(self) -> int:
+        """Messages over the cap dropped on any channel since the last call."""
+        channels = (self._shell_channel, self._iopub_channel, self._stdin_channel,
+                    self._control_channel)  # fmt: skip
+        return sum(c.take_dropped() for c in channels if isinstance(c, _BoundedChannel))
+
+
+def _grader_rss_mb() -> float:
+    """The grader process's resident memory now, in MB (one read of ``/proc/self/statm``)."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _receive_bound_mb(limits: Limits) -> float:
+    """Memory, in MB, a kernel may make the grader hold by sending to it: the messages ZeroMQ
+    queues on a channel (``RECEIVE_QUEUE_MESSAGES`` of at most ``MAX_MESSAGE_BYTES``) plus the
+    outputs kept, four times over for their decoded Python form.
+
+    The watchdog stops a kernel that makes the grader grow past it. Nothing on the receiving side
+    can: libzmq delivers a message of many frames whole (its pipe never shows an application a
+    partial message), so a kernel sending one of 60 frames x 30 MB had the grader hold all
+    1.8 GB before :class:`_BoundedChannel` saw its first frame. Killing the sender makes libzmq
+    discard the frames it held of an unfinished message.
+
+    >>> _receive_bound_mb(Limits())
+    640.0
+    """
+    return RECEIVE_QUEUE_MESSAGES * MAX_MESSAGE_BYTES / 2**20 + 4 * limits.max_notebook_output_mb
+
+
 class _GraderKernelManager(AsyncKernelManager):
     """A kernel manager whose clients refuse oversized messages and queue only a few."""
+
+    client_factory = Type(_BoundedKernelClient, klass=AsyncKernelClient)
 
     def client(self, **kwargs):
         kwargs.setdefault("context", self.client_context)
@@ -443,6 +564,8 @@ class _GraderClient(PapermillNotebookClient):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         done = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self.kc.take_dropped():  # a message of many frames, over the cap in total
+            self.attempt.budget.refused.add(cell_index)
         if await self._iopub_dropped():
             self.attempt.budget.lost.add(cell_index)
             await self._reopen_iopub()
@@ -794,11 +917,16 @@ def _assemble(
         if note:
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
             name = label(index, capital=True)
-            notices.append(
+            too_big = (
                 f"{name} sent an output larger than the {MAX_MESSAGE_BYTES / 2**20:g} MB the "
-                "grader accepts in one message; the rest of that cell's output was lost (the next "
-                "cells ran normally)."
+                "grader accepts in one message; "
+            )
+            notices.append(
+                too_big + "the rest of that cell's output was lost (the next cells ran normally)."
                 if index in budget.lost
+                else too_big + "that output was not kept (the rest was). Save large results to "
+                "a file instead of printing or displaying them."
+                if index in budget.refused
                 else f"{name} printed more output than the grader keeps; the rest was cut."
             )
         if index in failures:
@@ -887,6 +1015,13 @@ def _stopped_by_grader(
             "crashed, killed itself or called os._exit())."
         )
         return "DeadKernelError", evalue, evalue + _after_death(index, stop, limits)
+    if outcome == "flood":
+        evalue = (
+            f"{name} sent the grader more than {_receive_bound_mb(limits):g} MB of output at once "
+            "(one message in many parts), so its kernel was shut down. Save large results to a "
+            "file instead of sending them as output."
+        )
+        return "OutputFloodError", evalue, evalue + _after_death(index, stop, limits)
     if outcome == "total-timeout":
         evalue = (
             f"The notebook reached its {limits.total_timeout_s:g} s total time limit while "

@@ -10,6 +10,7 @@ The isolated tests need root (these machines and CI run as root); they are skipp
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import psutil
@@ -25,10 +27,15 @@ import pytest
 
 from autograder import sandbox
 from autograder.execute import (
+    MAX_MESSAGE_BYTES,
     ExecutionResult,
     KernelStartError,
     Limits,
+    _BoundedChannel,
+    _BoundedKernelClient,
+    _GraderKernelManager,
     _OutputBudget,
+    _receive_bound_mb,
     execute_notebook,
 )
 from autograder.sandbox import IsolationUnavailableError, check_hidden_paths, plan_isolation
@@ -114,6 +121,47 @@ def test_output_budget_keeps_the_head_and_counts_the_rest():
     assert budget.cut_chars[5] == 5 + 15
     assert "20 characters of output not kept" in budget.note(5)
     assert budget.note(6) is None
+
+
+def test_every_channel_the_grader_reads_drops_a_message_over_the_cap_in_many_frames(tmp_path):
+    """Is a message whose frames are each under the cap but together over it dropped, on every
+    channel the grader reads, while the next message and one of several small frames arrive?"""
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.session import Session
+
+    assert _GraderKernelManager().client_factory is _BoundedKernelClient
+    for channel in ("shell", "iopub", "stdin", "control"):
+        assert getattr(_BoundedKernelClient, f"{channel}_channel_class").default_value is (
+            _BoundedChannel
+        )
+
+    session, address = Session(key=b"secret"), f"ipc://{tmp_path}/channel"
+    part = b"x" * (MAX_MESSAGE_BYTES // 4)  # 8 MiB: far under ZeroMQ's per-frame limit
+
+    async def receive() -> tuple[list[str], int]:
+        sender = zmq.Context().socket(zmq.PUSH)
+        sender.bind(address)
+        context = zmq.asyncio.Context()
+        receiver = context.socket(zmq.PULL)
+        receiver.connect(address)
+        channel = _BoundedChannel(receiver, session)
+        try:
+            for text, frames in (("too big", 5), ("small parts", 3), ("plain", 0)):
+                session.send(sender, "stream", {"name": "stdout", "text": text},
+                             buffers=[part] * frames)  # fmt: skip
+            texts = [(await channel.get_msg(timeout=5))["content"]["text"] for _ in range(2)]
+            with pytest.raises(Empty):
+                await channel.get_msg(timeout=0.1)
+            return texts, channel.take_dropped()
+        finally:
+            sender.close(linger=0)
+            channel.close()
+            context.destroy(linger=0)
+
+    texts, dropped = asyncio.run(receive())
+    assert texts == ["small parts", "plain"]
+    assert dropped == 1
 
 
 def test_output_budget_gives_back_what_a_clear_removes():
@@ -374,6 +422,45 @@ def test_an_oversized_message_loses_only_its_own_cell(tmp_path):
     )
     assert "sent an output larger than the 32 MB the grader accepts" in result.notices[0]
     assert "larger than the 32 MB" in text(result, 4)
+    assert last(result) == AFTER
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@needs_root
+def test_one_message_of_many_frames_cannot_fill_the_graders_memory(tmp_path):
+    """Does one 1.8 GB message of 60 frames (each under ZeroMQ's per-frame cap) leave the grader's
+    memory within its receive bound and cost only its own cell, while a small message of several
+    frames is kept?"""
+    peak, done = [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.005)
+
+    base = _rss_mb()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = run("many-frames-flood", tmp_path)
+    finally:
+        done.set()
+        sampler.join()
+    # The bound is what the grader lets a kernel make it hold, plus what arrives in one watchdog
+    # tick; without it the whole 1,800 MB message was held before its first frame could be read.
+    assert peak[0] - base < _receive_bound_mb(FAST) + 300, f"grader grew {peak[0] - base:.0f} MB"
+    assert "SMALL-PARTS" in text(result, 4)
+    assert "FLOOD" not in text(result, 5)
+    assert any(
+        n.startswith("Cell 5 sent the grader more than") and "fresh kernel" in n
+        for n in result.notices
+    ), result.notices
+    assert [d.cause for d in result.kernel_deaths] == ["flood"]
     assert last(result) == AFTER
 
 
