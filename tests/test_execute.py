@@ -336,7 +336,9 @@ def test_processes_together_over_the_memory_limit_are_stopped(tmp_path):
     limits = Limits(**{**FAST.__dict__, "memory_mb": 512, "cell_timeout_s": 20})
     began = time.monotonic()
     result = run("memory-children", tmp_path, limits=limits)
-    assert time.monotonic() - began < 20  # the cell would sleep 30 s
+    # Stopped by the memory watch, not by the 20 s cell limit, well before the cell's 30 s sleep
+    # would end (kernel starts under a loaded machine take seconds: the bound leaves them room).
+    assert time.monotonic() - began < 30
     assert result.kernel_deaths[0].cause == "memory"
     assert result.notices[0] == (
         "Cell 4 used more than the 512 MB memory limit (the kernel and the processes it started, "
