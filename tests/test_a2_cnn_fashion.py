@@ -335,3 +335,66 @@ def test_five_layer_cnn_takes_2x2_kernels_and_the_hidden_test_checks_them():
         [("setup", None), ("five_layer_cnn", planted), ("test_five_layer_cnn", None)]
     )
     assert error is not None or not _same_records(got, expected)
+
+
+def _run_improved_net_review(*, grading: bool) -> tuple[str, list]:
+    """Run the cells after ImprovedNet is loaded (its accuracy, then its mistakes) on a small
+    validation and test set, with a linear stand-in for the trained network: what they print
+    and what they display."""
+    import contextlib
+    import io
+
+    import matplotlib
+
+    from helpers.data import CLASSES, LabelledImages
+
+    matplotlib.use("Agg")
+    by_id = {c.metadata["nbgrader"]["grade_id"]: c for c in _code_cells(SOURCE)}
+    rng = np.random.default_rng(0)
+    shown: list = []
+    namespace: dict = {"GRADING": grading, "DEVICE": "cpu", "SEED": 0, "DATA_DIR": None,
+                       "display": shown.append}  # fmt: skip
+    exec(compile(by_id["setup"].source, f"{NAME}:setup", "exec"), namespace)
+    exec(compile(by_id["class_accuracies"].source, f"{NAME}:class_accuracies", "exec"), namespace)
+    # A validation set of 40 images and a test set of 30: which one a cell reads shows in N.
+    namespace["val_set"] = LabelledImages(
+        rng.integers(0, 256, (40, 28, 28), dtype=np.uint8), rng.integers(0, 10, 40), CLASSES
+    )
+    namespace["test_set"] = LabelledImages(
+        rng.integers(0, 256, (30, 28, 28), dtype=np.uint8), rng.integers(0, 10, 30), CLASSES
+    )
+    namespace["make_loader"] = lambda data: namespace["InMemoryLoader"](
+        data.images, data.labels, batch_size=16, device="cpu", mean=(0.286,), std=(0.353,)
+    )
+    torch.manual_seed(0)
+    namespace["improved"] = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for grade_id in ("improved_net_val_accuracy", "improved_net_mistakes"):
+            exec(compile(by_id[grade_id].source, f"{NAME}:{grade_id}", "exec"), namespace)
+    return printed.getvalue(), shown
+
+
+def test_improved_net_is_reviewed_on_the_validation_split_with_probabilities():
+    """Does the notebook report ImprovedNet's accuracy on the validation split (the hidden
+    test set is what is graded), and show its mistakes there in the prediction browser with
+    softmax probabilities (rows summing to 1) rather than raw logits?"""
+    from helpers.widgets import PredictionBrowser
+
+    printed, shown = _run_improved_net_review(grading=False)
+    assert "ImprovedNet validation accuracy:" in printed, printed
+    assert "test accuracy" not in printed, printed
+    browsers = [widget for widget in shown if isinstance(widget, PredictionBrowser)]
+    assert len(browsers) == 1, shown
+    (browser,) = browsers
+    assert len(browser.labels) == 40  # the validation split, not the 30 test images
+    probabilities = browser._predictions
+    assert probabilities.shape == (40, 10) and (probabilities >= 0).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert browser.show.options == ("all", "correct", "mistakes")
+
+
+def test_improved_net_review_shows_nothing_under_the_grader():
+    """Under the grader (GRADING), do the accuracy and mistakes cells print and show nothing?"""
+    printed, shown = _run_improved_net_review(grading=True)
+    assert printed == "" and shown == []

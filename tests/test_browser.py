@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pytest
 from lab_server import TOKEN, VENV_BIN, Server, jupyter_lab
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from nbgrader_toy import WRITTEN_ANSWER, solve, toy_source
+from test_a1_mlp_numpy import solved_release
 
 try:
     from playwright.sync_api import Page, sync_playwright
@@ -39,7 +41,7 @@ PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 CELL_TIMEOUT_MS = 300_000  # the a2 data cell reads Fashion-MNIST: seconds idle, minutes when busy
 
 pytestmark = [
-    pytest.mark.slow,  # one JupyterLab and one Chromium for the module: about a minute in all
+    pytest.mark.slow,  # one JupyterLab and one Chromium for the module: 3 minutes in all
     pytest.mark.skipif(
         sync_playwright is None,
         reason="playwright is not installed: `./kit test` installs it (requirements-dev.txt)",
@@ -51,11 +53,10 @@ pytestmark = [
     ),
 ]
 
-# Cells added to the temporary copy of the a2 release after its set-up cells: a short `fit`
-# (tqdm bar, history plot) on images the data cell loaded, then the prediction browser.
+# A cell added to the temporary copy of the a2 release after its set-up cells: a short `fit`
+# (tqdm bar, history plot) on images the data cell loaded.
 FIT_AND_PLOT = """\
 from helpers import plots
-from helpers.widgets import browse_predictions
 _x = torch.as_tensor(train_set.images[:256]).float().div(255).unsqueeze(1)
 _y = torch.as_tensor(train_set.labels[:256])
 _net = BaseNet()
@@ -63,10 +64,16 @@ _history = fit(_net, [(_x[:128], _y[:128]), (_x[128:], _y[128:])], [(_x, _y)],
                loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(_net.parameters(), lr=0.01),
                epochs=2, progress=True)
 plots.plot_history(_history);"""
-BROWSE = """\
-_scores = torch.nn.functional.one_hot(_y[:8], 10).float()
-_scores[[1, 4, 6]] = torch.nn.functional.one_hot(torch.tensor([9, 9, 9]), 10).float()  # 3 wrong
-browse_predictions(train_set.images[:8], _y[:8].numpy(), _scores.numpy(), class_names=CLASSES)"""
+
+# What a solved assignment's folder holds besides its notebook: the reference weights (as the
+# student's trained ones) and a finished experiment log, which Validate must leave as they are.
+SOLVED = {
+    "a1_mlp_numpy": (("mlp_weights.npz",), ("hparam_study.jsonl",)),
+    "a2_cnn_fashion": (("improved_net.pt",), ("experiments_ablation.jsonl",)),
+}
+# Validate on a solved a1 took 10-15 s, a2 13-22 s, a2's blank release 10-21 s (shared 2-core
+# machine, under load): nothing trains. The margin is for a cold disk cache and a busy machine.
+VALIDATE_TIMEOUT_MS = 300_000
 
 
 @pytest.fixture(scope="module")
@@ -130,18 +137,59 @@ def feedback_html(folder: Path) -> Path:
     return page
 
 
-def data_cell_index(path: Path) -> int:
-    """Index of the a2 notebook's data cell (nbgrader grade_id ``data``), its last set-up cell."""
+def cell_index(path: Path, grade_id: str) -> int:
+    """Index of the cell of ``path`` whose nbgrader grade_id is ``grade_id``."""
     cells = nbformat.read(path, as_version=4).cells
     return next(
-        i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "data"
+        i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
     )
+
+
+def data_cell_index(path: Path) -> int:
+    """Index of the a2 notebook's data cell (grade_id ``data``), its last set-up cell."""
+    return cell_index(path, "data")
+
+
+def write_finished_log(path: Path) -> None:
+    """An experiment log of two finished runs of two epochs each (what a study leaves)."""
+    from helpers.experiments import ExperimentLog
+    from helpers.history import History
+
+    log = ExperimentLog(path)
+    for run, lr in (("baseline", 0.05), ("lr 0.01", 0.01)):
+        history = History()
+        for epoch in (1, 2):
+            history.append(epoch=epoch, train_loss=1.0 / epoch, val_loss=1.1 / epoch,
+                           train_accuracy=0.8, val_accuracy=0.8 + 0.01 * epoch, lr=lr,
+                           seconds=1.0)  # fmt: skip
+        log.record(history, run=run, config={"lr": lr}, monitor="val_accuracy")
+
+
+def add_student_copies(course: Path) -> None:
+    """``student/<assignment>/``: each release solved (answers from the source) beside the
+    reference weights and a finished log; ``student/a2_review/`` the same for the prediction
+    browser; ``student/a2_blank/`` a2's blank release alone."""
+    for name, (weights, logs) in SOLVED.items():
+        for folder in ["solved", *(["review"] if name == "a2_cnn_fashion" else [])]:
+            target = course / "student" / f"{name[:2]}_{folder}"
+            target.mkdir(parents=True)
+            solved_release(ROOT / "release" / name / f"{name}.ipynb",
+                           ROOT / "source" / name / f"{name}.ipynb",
+                           target / f"{name}.ipynb")  # fmt: skip
+            for file in weights:
+                shutil.copy(ROOT / "assignments" / name / "reference" / file, target / file)
+            for file in logs:
+                write_finished_log(target / file)
+    blank = course / "student" / "a2_blank"
+    blank.mkdir()
+    shutil.copy(ROOT / "release" / "a2_cnn_fashion" / "a2_cnn_fashion.ipynb", blank)
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
-    """A copy of the course: the releases (a2's with the added cells), the toy assignment
-    (``add_toy_assignment``), and a feedback page."""
+    """A copy of the course: the releases (a2's with the added cell), the toy assignment
+    (``add_toy_assignment``), solved and blank copies of a1 and a2 (``add_student_copies``),
+    and a feedback page."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     for folder in ("source", "release"):
@@ -149,9 +197,10 @@ def course(tmp_path_factory) -> Path:
     a2 = course / "release" / "a2_cnn_fashion" / "a2_cnn_fashion.ipynb"
     notebook = nbformat.read(a2, as_version=4)
     after_data = data_cell_index(a2) + 1
-    notebook.cells[after_data:after_data] = [new_code_cell(FIT_AND_PLOT), new_code_cell(BROWSE)]
+    notebook.cells[after_data:after_data] = [new_code_cell(FIT_AND_PLOT)]
     nbformat.write(notebook, a2)
     add_toy_assignment(course)
+    add_student_copies(course)
     feedback_html(course)
     return course
 
@@ -228,17 +277,14 @@ def test_release_notebooks_open_with_a_kernel(page, server, shots):
         page.screenshot(path=shots / f"{name}-opened.png")
 
 
-def test_a2_setup_cells_run_and_plots_bars_and_the_prediction_browser_render(
-    page, server, course, shots
-):
-    """Run a2's set-up cells (parameters, imports, data) and the added cells: do the tqdm bar,
-    the history plot and the prediction browser render, and does the browser respond when the
-    student picks "mistakes"?"""
+def test_a2_setup_cells_run_and_plots_and_bars_render(page, server, course, shots):
+    """Run a2's set-up cells (parameters, imports, data) and the added cell: do the tqdm bar
+    and the history plot render?"""
     data = data_cell_index(course / "release" / "a2_cnn_fashion" / "a2_cnn_fashion.ipynb")
     open_notebook(page, server, "release/a2_cnn_fashion/a2_cnn_fashion.ipynb")
-    run_cells(page, 1, data + 2)  # from the parameters cell through the two added cells
+    run_cells(page, 1, data + 1)  # from the parameters cell through the added cell
     page.screenshot(path=shots / "a2-setup-run.png", full_page=True)
-    for index in range(1, data + 3):
+    for index in range(1, data + 2):
         errors = cell(page, index).locator(".jp-OutputArea-output[data-mime-type*='error']")
         assert errors.count() == 0, f"cell {index}: {cell(page, index).text_content()[:2000]}"
 
@@ -252,15 +298,50 @@ def test_a2_setup_cells_run_and_plots_bars_and_the_prediction_browser_render(
     assert plot.evaluate("img => img.naturalWidth") > 100
     fit_cell.screenshot(path=shots / "a2-fit-bar-and-plot.png")
 
-    browser_cell = cell(page, data + 2)
+
+def test_a2_prediction_browser_shows_the_improved_nets_validation_mistakes(
+    page, server, course, shots
+):
+    """In a solved a2 beside the reference weights, run the set-up cells, then the ImprovedNet
+    cells (which load the weights: nothing trains) through its mistakes cell: does the
+    prediction browser render the validation split with probabilities, and does "mistakes"
+    keep exactly the images the printed validation accuracy says are wrong?"""
+    path = course / "student" / "a2_review" / "a2_cnn_fashion.ipynb"
+    ids = {name: cell_index(path, name) for name in (
+        "data", "class_accuracies", "improved_net_placeholder", "improved_net_val_accuracy",
+        "improved_net_mistakes")}  # fmt: skip
+    open_notebook(page, server, "student/a2_review/a2_cnn_fashion.ipynb")
+    # BaseNet's training cells are skipped: a student's kernel trains them (minutes).
+    run_cells(page, 1, ids["data"])
+    run_cells(page, ids["class_accuracies"], 1)
+    first = ids["improved_net_placeholder"]
+    run_cells(page, first, ids["improved_net_mistakes"] - first + 1)
+    page.screenshot(path=shots / "a2-review-run.png", full_page=True)
+    ran = [*range(1, ids["data"] + 1), ids["class_accuracies"],
+           *range(first, ids["improved_net_mistakes"] + 1)]  # fmt: skip
+    for index in ran:
+        errors = cell(page, index).locator(".jp-OutputArea-output[data-mime-type*='error']")
+        assert errors.count() == 0, f"cell {index}: {cell(page, index).text_content()[:2000]}"
+
+    printed = cell(page, ids["improved_net_val_accuracy"]).inner_text()
+    accuracy = float(re.search(r"ImprovedNet validation accuracy: ([0-9.]+)", printed)[1])
+    browser_cell = cell(page, ids["improved_net_mistakes"])
     browser_cell.scroll_into_view_if_needed()
-    info = browser_cell.locator(".widget-html-content")
-    assert "image 1 of 8" in info.inner_text()
+    info = browser_cell.locator(".widget-html-content").filter(has_text="image 1 of")
+    info.wait_for(timeout=60_000)
+    assert "image 1 of 6000" in info.inner_text()  # the validation split: 10% of 60,000
     assert browser_cell.locator(".widget-image").evaluate("img => img.naturalWidth") > 50
+    scores = [float(v) for v in re.findall(r" (\d+\.\d+)", info.inner_text().split("scores")[1])]
+    assert scores and all(0 <= v <= 1 for v in scores) and sum(scores) <= 1.0001, scores
+
     browser_cell.get_by_role("button", name="mistakes").click()
+    wrong = round(6000 * (1 - accuracy))  # the accuracy is printed to 4 decimals: exact here
     page.wait_for_function(
-        "el => el.textContent.includes('image 1 of 3')", arg=info.element_handle(), timeout=30_000
+        "([el, text]) => el.textContent.includes(text)",
+        arg=[info.element_handle(), f"image 1 of {wrong} "],
+        timeout=30_000,
     )
+    assert "wrong" in info.inner_text() or "predicted" in info.inner_text()
     browser_cell.screenshot(path=shots / "a2-prediction-browser.png")
 
 
@@ -271,12 +352,12 @@ def notebook_cells(path: Path) -> list[tuple[str, str, dict]]:
 
 
 def student_files(folder: Path) -> dict[str, object]:
-    """The student's files and what they hold, JupyterLab's checkpoints aside. A notebook is
-    compared as nbformat reads it, less ``metadata.language_info``: Validate saves the notebook
-    first, and JupyterLab's save adds what the kernel reports about its language."""
+    """The student's files and what they hold, folders aside. A notebook is compared as
+    nbformat reads it, less ``metadata.language_info``: Validate saves the notebook first, and
+    JupyterLab's save adds what the kernel reports about its language."""
     files: dict[str, object] = {}
     for path in sorted(folder.iterdir()):
-        if path.name == ".ipynb_checkpoints":
+        if not path.is_file():  # JupyterLab's checkpoints; the a1/a2 copies' own folders
             continue
         if path.suffix == ".ipynb":
             notebook = nbformat.read(path, as_version=4)
@@ -285,6 +366,25 @@ def student_files(folder: Path) -> dict[str, object]:
         else:
             files[path.name] = path.read_bytes()
     return files
+
+
+def press_validate(page: Page, timeout_ms: int = 120_000) -> str:
+    """Press the toolbar's Validate button and return the text of the dialog it opens."""
+    page.locator(f"{PANEL} .jp-NotebookPanel-toolbar").get_by_role(
+        "button", name="Validate"
+    ).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=timeout_ms)
+    return dialog.inner_text()
+
+
+def file_stamps(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file but the notebooks in ``folder``: its bytes and its mtime (ns)."""
+    return {
+        path.name: (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in folder.iterdir()
+        if path.is_file() and path.suffix != ".ipynb"
+    }
 
 
 @pytest.mark.parametrize(
@@ -298,17 +398,40 @@ def test_validate_button(page, server, course, shots, name, expected):
     before = notebook_cells(path)
     files_before = student_files(path.parent)
     open_notebook(page, server, f"student/{name}.ipynb")
-    page.locator(f"{PANEL} .jp-NotebookPanel-toolbar").get_by_role(
-        "button", name="Validate"
-    ).click()
-    dialog = page.locator(".jp-Dialog")
-    dialog.wait_for(timeout=120_000)
+    text = press_validate(page)
     page.screenshot(path=shots / f"validate-{name}.png")
-    assert expected in dialog.inner_text()
+    assert expected in text
     if name == "toy_blank":
-        assert "Success" not in dialog.inner_text()
+        assert "Success" not in text
     assert notebook_cells(path) == before
     assert student_files(path.parent) == files_before
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["a1_solved/a1_mlp_numpy.ipynb", "a2_solved/a2_cnn_fashion.ipynb",
+     "a2_blank/a2_cnn_fashion.ipynb"],
+)  # fmt: skip
+def test_validate_on_the_real_notebooks(page, server, course, shots, path):
+    """Does Validate pass a solved a1 and a2 beside their weights and a finished log, leaving
+    every file's bytes and mtime as they were (nothing trains, nothing is deleted), and fail
+    a2's blank release, showing the failing cells?"""
+    notebook = course / "student" / path
+    before, stamps_before = notebook_cells(notebook), file_stamps(notebook.parent)
+    open_notebook(page, server, f"student/{path}")
+    text = press_validate(page, VALIDATE_TIMEOUT_MS)
+    page.screenshot(path=shots / f"validate-{path.replace('/', '-')}.png")
+    if "solved" in path:
+        assert "Success! Your notebook passes all the tests." in text, text[-3000:]
+        assert len(stamps_before) == 2  # the weights and the log
+    else:  # every graded test cell is listed, with its source and a NotImplementedError
+        tests = [source.splitlines()[0] for _, source, meta in before if meta.get("grade")]
+        assert len(tests) == 8 and "Success" not in text
+        assert text.count("The following cell failed") == len(tests), text[-3000:]
+        assert all(first_line in text for first_line in tests), (tests, text[-3000:])
+        assert text.count("NotImplementedError:") == len(tests)
+    assert notebook_cells(notebook) == before
+    assert file_stamps(notebook.parent) == stamps_before
 
 
 def test_formgrader_manage_assignments_loads(page, server, shots):
