@@ -29,7 +29,7 @@ A complete example, with every key and its default (only ``[assignment]`` is req
     seed = 12345                           # the shuffle; absent: a secret one at each build
     limit = 0                              # 0 = the whole split
     transform = "affine-flip-noise"        # Fashion-MNIST: helpers.data.hidden.TRANSFORMS
-    transform_seed = 7                     # build's own scoring only; each grading run draws its own
+    transform_seed = 7                     # build scoring only; each grading run draws its own
     # VOC-style data also: root = "data/voc" (relative to the kit's root), task =
     # "classification" | "segmentation", difficult = "positive" | "ignore", superclasses = false
 
