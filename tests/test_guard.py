@@ -62,12 +62,12 @@ def test_a_100000_deep_json_notebook_still_gets_results(kit, tmp_path, capsys):
 
 def test_a_full_disk_while_grading_still_gets_results(kit, tmp_path, monkeypatch, capsys):
     """ENOSPC while the executed notebook is written: results.json, every test, exit code 4."""
-    from autograder import execute
+    from autograder.execute import run
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(execute, "_write_private", full)
+    monkeypatch.setattr(run, "_write_private", full)
     out = tmp_path / "results.json"
     code = grade_cli(kit, toy.student(tmp_path / "toy.ipynb", **SOLVED), out)
     assert code == cli.EXIT_GRADER_ERROR
@@ -151,12 +151,12 @@ def test_a_feedback_that_cannot_render_leaves_results_and_a_short_page(kit, tmp_
 
 def test_a_grader_error_leaves_a_short_feedback_page(kit, tmp_path, monkeypatch):
     """With --feedback, does a grader error still leave a page saying why there is no feedback?"""
-    from autograder import execute
+    from autograder.execute import run
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(execute, "_write_private", full)
+    monkeypatch.setattr(run, "_write_private", full)
     out = tmp_path / "results.json"
     code = grade_cli(kit, toy.student(tmp_path / "toy.ipynb", **SOLVED), out,
                      "--feedback", str(tmp_path / "fb"))  # fmt: skip

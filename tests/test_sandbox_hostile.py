@@ -329,12 +329,12 @@ def test_a_deep_tree_in_home_is_removed_and_the_lock_released(tmp_path):
 def test_a_crash_in_the_middle_of_a_run_releases_the_lock(tmp_path, monkeypatch):
     """After an exception inside execute_notebook (a grader bug mid-run), can the next grading
     with the same user take the lock at once, with no kernel process left?"""
-    from autograder import execute
+    from autograder.execute import restarts
 
     def crash(*args, **kwargs):
         raise RuntimeError("a bug in the middle of the run")
 
-    monkeypatch.setattr(execute, "_run_attempt", crash)
+    monkeypatch.setattr(restarts, "_run_attempt", crash)
     with pytest.raises(RuntimeError, match="a bug in the middle"):
         run(notebook("print(1)"), tmp_path)
     lock = os.open(sandbox._private_root_dir() / f"{USER}.lock", os.O_RDWR)
