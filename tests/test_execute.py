@@ -350,7 +350,7 @@ def test_processes_together_over_the_memory_limit_are_stopped(tmp_path):
 @pytest.mark.slow
 def test_with_a_gpu_in_sight_memory_is_watched_not_rlimited(tmp_path, monkeypatch):
     """Where a GPU is visible (no RLIMIT_DATA, for CUDA's sake), is a blow-up still stopped?"""
-    monkeypatch.setattr(sandbox.kernel_sandbox, "_gpu_visible", lambda env: True)
+    monkeypatch.setattr(sandbox.launch, "_gpu_visible", lambda env: True)
     limits = Limits(**{**FAST.__dict__, "memory_mb": 512})
     result = run("memory-blowup", tmp_path, limits=limits)
     assert result.kernel_deaths[0].cause == "memory"

@@ -432,7 +432,7 @@ def test_a_world_writable_folder_the_scan_missed_is_read_only(
 ):
     """Is the tree read-only for the kernel, so that a world-writable folder the grader's scan
     did not find (made after it, say) still cannot carry a file from one run to the next?"""
-    monkeypatch.setattr(sandbox.kernel_sandbox, "world_writable_folders", lambda: ())
+    monkeypatch.setattr(sandbox.launch, "world_writable_folders", lambda: ())
     result = run(
         notebook(
             f"""\

@@ -78,6 +78,7 @@ The package is cut by job, one module each (this file only re-exports their publ
 - :mod:`~autograder.sandbox.leftovers`: keyrings, SysV IPC and files the kernel user leaves;
 - :mod:`~autograder.sandbox.accounting`: memory and task counts from ``/proc``;
 - :mod:`~autograder.sandbox.reaping`: ending every process a kernel left;
+- :mod:`~autograder.sandbox.launch`: the launcher's settings and the kernel's environment;
 - :mod:`~autograder.sandbox.kernel_stderr`: the first bytes of the kernel process's own stderr;
 - :mod:`~autograder.sandbox.kernel_sandbox`: :class:`KernelSandbox`, set-up and tear-down.
 

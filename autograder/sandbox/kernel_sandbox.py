@@ -1,10 +1,10 @@
-"""The sandbox of one execution: set-up, the kernel's launch settings, and tear-down.
+"""The sandbox of one execution: set-up, what one kernel's launch needs, and tear-down.
 
 :class:`KernelSandbox` prepares what the kernels of one execution share (the user's lock, the
 private base folder with the launch settings and the kernelspec, ``HOME``, the memory cgroup,
 hidden paths) and tears it all down, each step in a ``finally`` of its own. Planning, path
-policy, hiding by permissions, leftovers, ``/proc`` accounting and reaping live in the sibling
-modules; the package docstring (:mod:`autograder.sandbox`) describes the whole.
+policy, hiding by permissions, leftovers, launch settings, ``/proc`` accounting and reaping
+live in the sibling modules; the package docstring (:mod:`autograder.sandbox`) describes the whole.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from autograder.cgroup import MemoryCgroup, create_memory_cgroup
 from autograder.disk import capped_folder, remove_tree
-from autograder.sandbox import accounting
+from autograder.sandbox import accounting, launch
 from autograder.sandbox.hidden_by_permissions import (
     _process_start,
     hide_by_permissions,
@@ -35,17 +35,13 @@ from autograder.sandbox.isolation import LAUNCHER, Isolation, _is_root
 from autograder.sandbox.kernel_stderr import _StderrTail
 from autograder.sandbox.leftovers import _clear_keyrings_of, remove_leftovers_of
 from autograder.sandbox.paths import (
-    PRIVATE_TMP,
     _check_reachable,
     _give_to_user,
     _is_under,
-    _paths_the_kernel_needs,
     _private_root_dir,
     check_hidden_paths,
-    world_writable_folders,
 )
 from autograder.sandbox.reaping import (
-    TOKEN_VARIABLE,
     ReapedProcess,
     Reaper,
     _kill_every_process_of,
@@ -60,7 +56,7 @@ CONNECTION = "{connection_file}"  # filled in by jupyter_client
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Resource limits for the kernel (None: no limit); see the module docstring for how.
+    """Resource limits for the kernel (None: no limit); the package docstring says how.
 
     ``memory_mb``: the kernel and its children together, and each process where no GPU is
     visible; ``max_processes``: processes and threads of the kernel user (isolated only);
@@ -72,18 +68,6 @@ class SandboxLimits:
     max_file_mb: int | None = 4096
     #: Everything the kernel keeps in ``HOME`` together (a tmpfs of that size); None: uncapped.
     disk_mb: int | None = 1024
-
-
-def _gpu_visible(kernel_env: dict[str, str] | None) -> bool:
-    """Would a kernel with this environment see an NVIDIA GPU?
-
-    >>> _gpu_visible({"CUDA_VISIBLE_DEVICES": ""})
-    False
-    """
-    env = {**os.environ, **(kernel_env or {})}
-    if env.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
-        return False
-    return os.path.exists("/dev/nvidiactl")
 
 
 @dataclass
@@ -241,81 +225,14 @@ class KernelSandbox:
         remove_leftovers_of(self.isolation.uid, self.isolation.gid, keep=keep)
 
     def _launch_settings(self) -> dict:
-        iso = self.isolation
-        mb = 1024 * 1024
-        lim = self.limits
-        data = lim.memory_mb * mb if lim.memory_mb and not _gpu_visible(self.kernel_env) else None
-        rlimits: dict[str, int | None] = {
-            "DATA": data,
-            "FSIZE": lim.max_file_mb * mb if lim.max_file_mb else None,
-            "CORE": 0,
-        }
-        if iso.enabled:  # RLIMIT_NPROC counts every process of the uid: the grader's too if shared
-            rlimits["NPROC"] = lim.max_processes
-        if iso.enabled and not iso.namespaces:
-            # Without an IPC namespace a POSIX message queue would outlive the run, and where
-            # no mqueue file system is mounted nothing can list it to remove it: none may be
-            # made (Linux counts the bytes of every queue against this limit, per user).
-            rlimits["MSGQUEUE"] = 0
-        private = sorted({*PRIVATE_TMP, *world_writable_folders()}) if iso.namespaces else []
-        return {
-            "isolate": iso.enabled,
-            "namespaces": iso.namespaces,
-            "user": iso.user,
-            "uid": iso.uid,
-            "gid": iso.gid,
-            "python": sys.executable,
-            "cwd": str(self.cwd),
-            "env": self._kernel_environment(),
-            "hide": [str(p) for p in self.hidden],
-            # Writable for the kernel; the rest of the tree is read-only in its mount namespace.
-            "keep": [str(self.workdir), str(self.kernel_dir)],
-            "keep_read_only": self._needed_under(private),
-            "private_tmp": private,
-            "tmp_size_mb": max(64, lim.memory_mb // 2) if lim.memory_mb else None,
-            "read_only_root": True,
-            "empty_file": str(self.base / "empty") if iso.namespaces else None,
-            "census": str(self.base / "census") if iso.namespaces else None,
-            "cgroup_procs": str(self.cgroup.procs_file) if self.cgroup is not None else None,
-            "rlimits": rlimits,
-        }
-
-    @staticmethod
-    def _needed_under(folders: Sequence[str]) -> list[str]:
-        """What the kernel needs (its venv, the kit's packages) that lies in a folder the sandbox
-        covers with a private tmpfs, e.g. a checkout under /tmp: bound back in, like workdir."""
-        needed = {str(p) for p in _paths_the_kernel_needs() if p.is_dir()}
-        return sorted(p for p in needed if any(_is_under(Path(p), Path(f)) for f in folders))
+        """What the launcher reads (:func:`autograder.sandbox.launch.launch_settings`)."""
+        return launch.launch_settings(self, self._kernel_environment())
 
     def _kernel_environment(self) -> dict[str, str]:
-        """The kernel's whole environment: the grader's is not passed on (it may hold secrets)."""
-        home = self.kernel_dir / "home"
-        env = {
-            "PATH": os.pathsep.join(
-                [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
-            ),
-            "HOME": str(home),
-            "LANG": "C.UTF-8",
-            "TMPDIR": "/tmp" if self.isolation.namespaces else str(home),
-            TOKEN_VARIABLE: self.token,
-        }
-        if not self.isolation.namespaces:
-            # ipykernel exits if the grader dies. In a PID namespace its parent is init (pid 1),
-            # which ipykernel would take for "parent gone": there init dies with the grader.
-            env["JPY_PARENT_PID"] = str(os.getpid())
-        if self.isolation.enabled:
-            env["USER"] = env["LOGNAME"] = str(self.isolation.user)
-        for passed_on in ("PYTHONPATH", "CUDA_VISIBLE_DEVICES", "TORCH_HOME"):
-            if passed_on in os.environ:
-                env[passed_on] = os.environ[passed_on]
-        if env.get("PYTHONPATH"):
-            # Relative entries would name the kernel's cwd, the student's folder: a submitted
-            # zmq.py would then shadow the kernel's own modules. Make them the grader's paths.
-            env["PYTHONPATH"] = os.pathsep.join(
-                os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p
-            )
-        env.update(self.kernel_env or {})
-        return env
+        """The kernel's whole environment (:func:`autograder.sandbox.launch.kernel_environment`)."""
+        return launch.kernel_environment(
+            self.isolation, self.kernel_dir / "home", self.token, self.kernel_env
+        )
 
     def __exit__(self, *exc_info: object) -> None:
         """Reap, clear the keyrings, give hidden paths their modes back, remove the cgroup, HOME
