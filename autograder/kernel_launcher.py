@@ -47,6 +47,11 @@ size, core files), the working directory and the cleared environment apply.
 This file is a script, not part of the grader's import graph: it imports the standard library only
 (``-S`` skips site-packages, so it starts in a few milliseconds) and has no effect on import.
 ``--probe`` answers, as JSON on stdout, whether this machine lets root create the namespaces.
+
+Why one file of about 500 lines, above the kit's ~400: ``python -I -S`` puts neither this
+file's folder nor site-packages on ``sys.path``, so the launcher cannot import a sibling module
+(nor the :mod:`autograder.sandbox` package); a split would need path set-up in the one process
+that must start with nothing of the grader's in reach.
 """
 
 from __future__ import annotations

@@ -67,7 +67,9 @@ def permissions_only(monkeypatch) -> None:
     """Grade as a container without CAP_SYS_ADMIN would: no namespaces, file permissions only."""
     from autograder import sandbox
 
-    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+    monkeypatch.setattr(
+        sandbox.isolation, "probe_namespaces", lambda: (False, "refused in this test")
+    )
 
 
 # ------------------------------------------------------------------- crash the grader (intake)

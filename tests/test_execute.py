@@ -352,7 +352,7 @@ def test_processes_together_over_the_memory_limit_are_stopped(tmp_path):
 @pytest.mark.slow
 def test_with_a_gpu_in_sight_memory_is_watched_not_rlimited(tmp_path, monkeypatch):
     """Where a GPU is visible (no RLIMIT_DATA, for CUDA's sake), is a blow-up still stopped?"""
-    monkeypatch.setattr(sandbox, "_gpu_visible", lambda env: True)
+    monkeypatch.setattr(sandbox.launch, "_gpu_visible", lambda env: True)
     limits = Limits(**{**FAST.__dict__, "memory_mb": 512})
     result = run("memory-blowup", tmp_path, limits=limits)
     assert result.kernel_deaths[0].cause == "memory"
@@ -549,7 +549,9 @@ def test_without_namespaces_hidden_paths_are_closed_by_permissions(
 ):
     """Where namespaces are refused (a container without CAP_SYS_ADMIN), is a hidden file
     still unreadable, by taking away its "other" permissions?"""
-    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+    monkeypatch.setattr(
+        sandbox.isolation, "probe_namespaces", lambda: (False, "refused in this test")
+    )
     source = outside_tmp / "source.ipynb"
     source.write_text("SECRET-SOURCE")
     os.chmod(source, 0o644)
@@ -573,7 +575,9 @@ def test_without_namespaces_hidden_paths_are_closed_by_permissions(
 @needs_root
 def test_without_namespaces_an_unreachable_workdir_is_a_clear_error(tmp_path, monkeypatch):
     """Without namespaces, is a working directory under a root-only folder refused plainly?"""
-    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+    monkeypatch.setattr(
+        sandbox.isolation, "probe_namespaces", lambda: (False, "refused in this test")
+    )
     os.chmod(tmp_path, 0o700)
     with pytest.raises(IsolationUnavailableError, match=r"The kernel user cannot reach .*mode 7"):
         run("raises", tmp_path)

@@ -130,7 +130,9 @@ def test_records_folder_replaced_by_a_link_to_the_expected_records_scores_nothin
     if not namespaces:
         from autograder import sandbox
 
-        monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+        monkeypatch.setattr(
+            sandbox.isolation, "probe_namespaces", lambda: (False, "refused in this test")
+        )
     expected = pipeline.bundle_dir(kit[0]) / "draws" / "0" / "expected"
     swap = (
         "import os\n"
@@ -153,7 +155,9 @@ def test_hiding_by_permissions_lasts_for_the_run_only(kit, tmp_path, monkeypatch
     every user of the machine)?"""
     from autograder import sandbox
 
-    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+    monkeypatch.setattr(
+        sandbox.isolation, "probe_namespaces", lambda: (False, "refused in this test")
+    )
     public = tmp_path / "t10k-images-idx3-ubyte.gz"
     public.write_text("public test images")
     public.chmod(0o644)

@@ -27,6 +27,7 @@ import psutil
 import pytest
 
 from autograder import sandbox
+from autograder.cgroup import create_memory_cgroup
 from autograder.execute import ExecutionResult, Limits, execute_notebook
 
 USER = sandbox.DEFAULT_KERNEL_USER
@@ -262,12 +263,14 @@ def test_memory_written_into_memfds_and_dev_shm_counts_against_the_limit(
     process maps) stopped with the out-of-memory message, leaving nothing in the host, both
     where a memory cgroup counts it and where the watcher has to find it itself?"""
     if cgroup:
-        probe = sandbox.create_memory_cgroup("kit-probe-" + os.urandom(4).hex(), 64)
+        probe = create_memory_cgroup("kit-probe-" + os.urandom(4).hex(), 64)
         if probe is None:
             pytest.skip("no writable memory cgroup here")
         probe.remove()
     else:
-        monkeypatch.setattr(sandbox, "create_memory_cgroup", lambda name, limit_mb: None)
+        monkeypatch.setattr(
+            sandbox.kernel_sandbox, "create_memory_cgroup", lambda name, limit_mb: None
+        )
     limits = Limits(
         cell_timeout_s=30, total_timeout_s=90, interrupt_grace_s=1, memory_mb=400, max_restarts=1
     )
@@ -318,7 +321,7 @@ def test_a_deep_tree_in_home_is_removed_and_the_lock_released(tmp_path):
     assert "depth reached" in text, text
     home = Path(text.split("home ")[1].split()[0])
     assert not home.exists() and not home.parent.parent.exists()  # HOME and the base folder
-    lock = os.open(sandbox._private_root_dir() / f"{USER}.lock", os.O_RDWR)
+    lock = os.open(sandbox.paths._private_root_dir() / f"{USER}.lock", os.O_RDWR)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
     finally:
@@ -337,7 +340,7 @@ def test_a_crash_in_the_middle_of_a_run_releases_the_lock(tmp_path, monkeypatch)
     monkeypatch.setattr(restarts, "_run_attempt", crash)
     with pytest.raises(RuntimeError, match="a bug in the middle"):
         run(notebook("print(1)"), tmp_path)
-    lock = os.open(sandbox._private_root_dir() / f"{USER}.lock", os.O_RDWR)
+    lock = os.open(sandbox.paths._private_root_dir() / f"{USER}.lock", os.O_RDWR)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     finally:
@@ -397,7 +400,7 @@ def test_a_capped_folder_says_so_where_mounting_is_refused(tmp_path, monkeypatch
 def test_an_oom_kill_in_the_runs_cgroup_reads_as_the_memory_limit(tmp_path):
     """When memory grows faster than the watcher polls and the kernel's OOM killer ends the
     kernel inside the run's cgroup, is that reported as the memory limit, not as a crash?"""
-    probe = sandbox.create_memory_cgroup("kit-probe-" + os.urandom(4).hex(), 64)
+    probe = create_memory_cgroup("kit-probe-" + os.urandom(4).hex(), 64)
     if probe is None:
         pytest.skip("no writable memory cgroup here")
     probe.remove()
@@ -429,7 +432,7 @@ def test_a_world_writable_folder_the_scan_missed_is_read_only(
 ):
     """Is the tree read-only for the kernel, so that a world-writable folder the grader's scan
     did not find (made after it, say) still cannot carry a file from one run to the next?"""
-    monkeypatch.setattr(sandbox, "world_writable_folders", lambda: (), raising=False)
+    monkeypatch.setattr(sandbox.launch, "world_writable_folders", lambda: ())
     result = run(
         notebook(
             f"""\
@@ -472,7 +475,9 @@ def test_filling_home_ends_in_enospc_there_and_the_rest_runs(tmp_path):
 # ------------------------------------------------------------- without namespaces (permissions)
 def permissions_only(monkeypatch) -> sandbox.Isolation:
     """The isolation a container without CAP_SYS_ADMIN gets: kernel user, file permissions."""
-    monkeypatch.setattr(sandbox, "probe_namespaces", lambda: (False, "refused in this test"))
+    monkeypatch.setattr(
+        sandbox.isolation, "probe_namespaces", lambda: (False, "refused in this test")
+    )
     isolation = sandbox.plan_isolation(None, USER)
     assert isolation.hidden_by == "file permissions"
     return isolation
