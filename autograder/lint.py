@@ -581,12 +581,14 @@ def _check_written_answers(ctx: Context) -> list[Finding]:
                       for p in rubric_problems(answer)]  # fmt: skip
     template = ctx.assignment.config_dir / "report_template.md"
     if answered and template.is_file():
-        asked = re.findall(r"^\*\*Question \d+", template.read_text(encoding="utf-8"), re.M)
+        text = template.read_text(encoding="utf-8")
+        asked = re.findall(r"^(?:\*\*|#+\s*)Question \d+", text, re.M)
         if asked:
             found.append(Finding(
                 f"assignments/{ctx.assignment.name}/report_template.md",
-                f"asks {len(asked)} questions ('**Question N.**') that the notebook's written "
-                f"answers ({', '.join(answered)}) already ask: students would answer twice.",
+                f"asks {len(asked)} questions ('Question N' as a heading or in bold) that the "
+                f"notebook's written answers ({', '.join(answered)}) already ask: students "
+                "would answer twice.",
                 "Keep each question in one place: point the report to the notebook's answers.",
             ))  # fmt: skip
     return found

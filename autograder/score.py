@@ -248,8 +248,8 @@ def record_points_problem(
     """``None`` when a test cell's ``metadata.kit.record_points`` can split its points, else a
     sentence saying what is wrong and what to do.
 
-    >>> record_points_problem("t", 3, ["a", "b"], {"a": 1, "b": 1})
-    "t: metadata.kit.record_points adds up to 2 points, but the cell is worth 3. Make them agree."
+    >>> print(record_points_problem("t", 3, ["a", "b"], {"a": 1, "b": 1}))
+    t: metadata.kit.record_points adds up to 2 points, but the cell is worth 3. Make them agree.
     """
     if not isinstance(record_points, dict) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
