@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,38 @@ def test_a1_affine_cell_declares_a_split_that_fits():
                 "test_affine")  # fmt: skip
     split = cell.metadata["kit"]["record_points"]
     assert record_points_problem("test_affine", cell.metadata.nbgrader.points, NAMES, split) is None
+
+
+@pytest.mark.slow
+def test_a1_graded_with_a_db_slip_keeps_three_quarters_of_the_affine_points(tmp_path, monkeypatch):
+    """Graded for real (bundle, sandboxed kernel, scoring): does a solution whose affine_backward
+    doubles db lose only db's 0.75 of test_affine's 3 points, keep every other cell's, and list
+    the three written answers as pending outside the score?"""
+    import shutil
+
+    import nbformat
+    from test_a1_mlp_numpy import RELEASE, SOURCE, WEIGHTS, solved_release
+
+    from autograder import pipeline
+    from autograder.config import load_assignment
+
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment("a1_mlp_numpy", Path(__file__).resolve().parents[1])
+    pipeline.build(assignment, device="cpu")
+    folder = tmp_path / "slip"
+    folder.mkdir()
+    solved_release(RELEASE, SOURCE, folder / RELEASE.name)
+    shutil.copy(WEIGHTS, folder / "mlp_weights.npz")
+    nb = nbformat.read(folder / RELEASE.name, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "affine")
+    assert "db = dout.sum(axis=0)" in cell.source
+    cell.source = cell.source.replace("db = dout.sum(axis=0)", "db = 2 * dout.sum(axis=0)")
+    nbformat.write(nb, folder / RELEASE.name)
+    results = pipeline.grade(assignment, folder, device="cpu").results
+    tests = {t["name"]: t for t in results["tests"]}
+    assert tests["test_affine"]["score"] == pytest.approx(2.25), tests["test_affine"]
+    lost = {n for n, t in tests.items() if t["score"] < t["max_score"]}
+    assert lost == {"test_affine"}, results["tests"]
+    pending = [n for n, t in tests.items() if "status" not in t]
+    assert len(pending) == 3 and all("graded by hand" in n for n in pending)
+    assert "graded by hand: 11 more points, pending" in results["output"]
