@@ -659,7 +659,8 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                 }
                 if (split := cell.metadata.get("kit", {}).get("record_points")) is not None:
                     if bad := record_points_problem(gid, tests[gid]["points"], names, split):
-                        problems.append(bad)
+                        raise BuildError(f"A test cell of {assignment.name} cannot split its "
+                                         f"points:\n  {bad}")  # fmt: skip
                     tests[gid]["record_points"] = split  # partial credit per record
             if problems:
                 raise BuildError(

@@ -122,3 +122,24 @@ def test_a1_graded_with_a_db_slip_keeps_three_quarters_of_the_affine_points(tmp_
     pending = [n for n, t in tests.items() if "status" not in t]
     assert len(pending) == 3 and all("graded by hand" in n for n in pending)
     assert "graded by hand: 11 more points, pending" in results["output"]
+
+
+def test_build_refuses_a_toy_cell_whose_split_adds_up_wrong(tmp_path, monkeypatch):
+    """Does `build` stop, naming the cell, when a test cell's record_points do not add up to its
+    points (the toy's q1_tests: 2 points, one record)?"""
+    import nbformat
+    import toy_assignment as toy
+
+    from autograder import pipeline
+    from autograder.config import load_assignment
+
+    root = toy.make_root(tmp_path / "kit")
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(root / "bundles"))
+    path = root / "source" / toy.NAME / "toy.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q1_tests")
+    cell.metadata["kit"] = {"record_points": {"add.hidden": 1}}
+    nbformat.write(nb, path)
+    with pytest.raises(pipeline.BuildError, match=r"q1_tests: .* adds up to 1 points, but the "
+                       r"cell is worth 2"):  # fmt: skip
+        pipeline.build(load_assignment(toy.NAME, root), device="cpu")
