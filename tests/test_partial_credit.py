@@ -92,8 +92,8 @@ def test_a1_affine_cell_declares_a_split_that_fits():
 @pytest.mark.slow
 def test_a1_graded_with_a_db_slip_keeps_three_quarters_of_the_affine_points(tmp_path, monkeypatch):
     """Graded for real (bundle, sandboxed kernel, scoring): does a solution whose affine_backward
-    doubles db lose only db's 0.75 of test_affine's 3 points, keep every other cell's, and list
-    the three written answers as pending outside the score?"""
+    doubles db lose only db's 0.75 of test_affine's 3 points (the cells built on it lose theirs),
+    and list the three written answers as pending outside the score?"""
     import shutil
 
     import nbformat
@@ -118,10 +118,12 @@ def test_a1_graded_with_a_db_slip_keeps_three_quarters_of_the_affine_points(tmp_
     tests = {t["name"]: t for t in results["tests"]}
     assert tests["test_affine"]["score"] == pytest.approx(2.25), tests["test_affine"]
     lost = {n for n, t in tests.items() if t["score"] < t["max_score"]}
-    assert lost == {"test_affine"}, results["tests"]
+    # The MLP's backward pass and its training call affine_backward: the slip reaches them too.
+    assert lost == {"test_affine", "test_mlp", "test_train_mlp"}, results["tests"]
     pending = [n for n, t in tests.items() if "status" not in t]
     assert len(pending) == 3 and all("graded by hand" in n for n in pending)
     assert "graded by hand: 11 more points, pending" in results["output"]
+    print(results["output"].splitlines()[0], tests["test_affine"]["output"], sep="\n")
 
 
 def test_build_refuses_a_toy_cell_whose_split_adds_up_wrong(tmp_path, monkeypatch):
