@@ -31,6 +31,7 @@ examples:
   python -m autograder check release/a2_cnn_fashion/a2_cnn_fashion.ipynb
   python -m autograder handout a2_cnn_fashion --out a2_handout.zip
   python -m autograder verify a2_cnn_fashion
+  python -m autograder rubric a1_mlp_numpy --format csv --out a1_rubric.csv
   python -m autograder package a2_cnn_fashion --out a2_autograder.zip
   python -m autograder batch a2_cnn_fashion submissions/ --out graded/ --jobs 2
 """
@@ -92,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="put the student wheel in the handout (default: yes)")  # fmt: skip
     from autograder.batch import add_arguments as add_batch_arguments
 
+    p = sub.add_parser("rubric", help="the written answers' rubrics, for graders (CSV or JSON)")
+    p.add_argument("assignment", help="assignment name (a folder under assignments/)")
+    p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv",
+                   help="a row per rubric item (csv) or an object per question")  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="write here (default: print)")
     add_batch_arguments(sub.add_parser("batch", help="grade many submissions (here or on Slurm)"))
     return parser
 
@@ -121,7 +128,8 @@ def _grade(assignment, args) -> int:
     for page, why in graded.unrendered.items():
         if page not in graded.feedback:
             print(f"Feedback: {page} not written: {why}", file=sys.stderr)
-    full = all(t["status"] == "passed" for t in graded.results["tests"])
+    # A written answer has no status (graded by hand later): it does not make a run "not full".
+    full = all(t.get("status", "passed") == "passed" for t in graded.results["tests"])
     return EXIT_OK if full else EXIT_NOT_FULL
 
 
@@ -200,6 +208,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Wrote {made.path}: {', '.join(made.files)}")
             for note in made.notes:
                 print(f"warning: {note}", file=sys.stderr)
+            return EXIT_OK
+        if args.command == "rubric":
+            from autograder.rubric import export_rubric, read_answers, rubric_problems
+
+            answers = read_answers(assignment.source_dir, assignment.notebooks)
+            if problems := [p for a in answers for p in rubric_problems(a)]:
+                print("error: " + "\n  ".join(problems), file=sys.stderr)
+                return EXIT_USAGE
+            text = export_rubric(answers, args.format)
+            if args.out is None:
+                print(text, end="")
+            else:
+                args.out.write_text(text, encoding="utf-8")
+                print(f"Wrote {args.out}: {len(answers)} written answers.")
             return EXIT_OK
         if args.command == "verify":
             from autograder.verify import verify

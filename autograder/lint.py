@@ -17,6 +17,8 @@ and says how to fix it. The checks, in the order they run:
 6. **grading inputs**: every ``grading_input`` name is made by ``grading_inputs.py`` (drawn with
    the public ``[grading] seed``), and every name it makes is read;
 7. **points**: the handout's ``## Grading`` table adds up to the notebook's points and the bands;
+   **written answers**: each hand-graded answer has a rubric adding up to its points, shown in
+   the question above it, and the report template does not ask the notebook's questions again;
 8. **files**: each file of ``[assignment] files`` and each ``[[performance]] predictions`` is
    named by a code cell of the source (the notebook writes it);
 9. **release**: ``release/<a>/`` has the source's cells, roles and public text (what
@@ -566,6 +568,32 @@ def _check_points(ctx: Context) -> list[Finding]:
     return found
 
 
+def _check_written_answers(ctx: Context) -> list[Finding]:
+    """Each hand-graded answer has a rubric that fits its points and is shown in its question;
+    answers have one place: when the notebook holds them, the report template asks none."""
+    from autograder.rubric import rubric_problems, written_answers
+
+    found, answered = [], []
+    for label, nb in ctx.sources.items():
+        for answer in written_answers(nb, label):
+            answered.append(answer.grade_id)
+            found += [Finding(f"source/{label}", p, "See autograder/rubric.py for the format.")
+                      for p in rubric_problems(answer)]  # fmt: skip
+    template = ctx.assignment.config_dir / "report_template.md"
+    if answered and template.is_file():
+        text = template.read_text(encoding="utf-8")
+        asked = re.findall(r"^(?:\*\*|#+\s*)Question \d+", text, re.M)
+        if asked:
+            found.append(Finding(
+                f"assignments/{ctx.assignment.name}/report_template.md",
+                f"asks {len(asked)} questions ('Question N' as a heading or in bold) that the "
+                f"notebook's written answers ({', '.join(answered)}) already ask: students "
+                "would answer twice.",
+                "Keep each question in one place: point the report to the notebook's answers.",
+            ))  # fmt: skip
+    return found
+
+
 def _check_files(ctx: Context) -> list[Finding]:
     code = "\n".join(c.source for _, _, c in ctx.cells() if c.cell_type == "code")
     named = [(f, "[assignment] files") for f in ctx.assignment.files]
@@ -641,6 +669,7 @@ CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
     _check_records,
     _check_grading_inputs,
     _check_points,
+    _check_written_answers,
     _check_files,
     _check_release,
 )

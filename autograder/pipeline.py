@@ -69,6 +69,7 @@ from autograder.score import (
     TestOutcome,
     load_expected,
     load_npy_bytes,
+    record_points_problem,
     score_performance,
     score_test_cell,
 )
@@ -656,6 +657,11 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                     "hidden": HIDDEN_MARK in cell.source,
                     "records": [vars(rules[n]) for n in names],
                 }
+                if (split := cell.metadata.get("kit", {}).get("record_points")) is not None:
+                    if bad := record_points_problem(gid, tests[gid]["points"], names, split):
+                        raise BuildError(f"A test cell of {assignment.name} cannot split its "
+                                         f"points:\n  {bad}")  # fmt: skip
+                    tests[gid]["record_points"] = split  # partial credit per record
             if problems:
                 raise BuildError(
                     f"Some records of {assignment.name} are no evidence of the student's work; "
@@ -757,6 +763,7 @@ def grade(
     from autograder.explain import performance_hint
     from autograder.feedback import feedback_notebook, write_feedback_page
     from autograder.report import results_json, write_atomic
+    from autograder.rubric import pending_outcomes, read_answers
 
     started = time.monotonic()
     bundle = bundle_dir(assignment)
@@ -814,7 +821,7 @@ def grade(
                     gid, test["points"], error=run.errors.get(gid),
                     not_run=run.not_run.get(gid), expected=expected[gid],
                     actual_dir=run.records or run.records_dir, expected_dir=draw_dir / "expected",
-                    visibility=visibility,
+                    visibility=visibility, record_points=test.get("record_points"),
                 )  # fmt: skip
                 outcomes.append(outcome)
             for band in assignment.performance:
@@ -846,6 +853,8 @@ def grade(
                     grader_paths=named,
                 )))  # fmt: skip
             runs.close()
+        # Written answers: listed as pending, their points outside the autograded total.
+        outcomes += pending_outcomes(read_answers(bundle / "source", assignment.notebooks))
         graded.results = results_json(
             outcomes, notices=notices, execution_time=time.monotonic() - started,
             leaderboard=leaderboard,

@@ -44,20 +44,16 @@ def results_json(
     >>> r["score"], r["tests"][0]["status"], r["execution_time"]
     (2.0, 'passed', 1.23)
     """
-    tests = [
-        {
-            "name": o.name,
-            "score": round(o.score, 4),
-            "max_score": round(o.max_score, 4),
-            "status": "passed" if o.passed else "failed",
-            "output": _cut(o.output, MAX_TEST_OUTPUT),
-            "visibility": o.visibility,
-        }
-        for o in outcomes
-    ]
+    tests = [_test_entry(o) for o in outcomes]
     total = round(sum(o.score for o in outcomes), 4)
     possible = round(sum(o.max_score for o in outcomes), 4)
     head = f"Autograded score: {total:g} of {possible:g}."
+    if pending := [o for o in outcomes if o.kind == "manual"]:
+        by_hand = round(sum(o.pending_points for o in pending), 4)
+        head += (
+            f" Written answers, graded by hand: {by_hand:g} more points, pending; "
+            f"the assignment's total is out of {possible + by_hand:g}."
+        )
     output = "\n".join([head, *notices]) if notices else head
     results = {
         "score": total,
@@ -68,6 +64,22 @@ def results_json(
     if leaderboard:
         results["leaderboard"] = leaderboard
     return results
+
+
+def _test_entry(o: TestOutcome) -> dict:
+    """One ``tests`` entry. A written answer (kind "manual") has no ``status``: Gradescope's
+    schema knows only passed and failed, and it is neither until a grader reads it."""
+    entry = {
+        "name": o.name,
+        "score": round(o.score, 4),
+        "max_score": round(o.max_score, 4),
+        "status": "passed" if o.passed else "failed",
+        "output": _cut(o.output, MAX_TEST_OUTPUT),
+        "visibility": o.visibility,
+    }
+    if o.kind == "manual":
+        del entry["status"]
+    return entry
 
 
 def write_atomic(path: Path, data: dict) -> None:
@@ -91,13 +103,16 @@ SUMMARY_MESSAGE_CHARS = 72
 
 
 def status_word(test: dict) -> str:
-    """'passed', 'partial' (some of the points) or 'failed', from a results.json test.
+    """'passed', 'partial' (some of the points), 'failed' or 'pending' (graded by hand), from a
+    results.json test.
 
     Gradescope's schema knows only passed and failed, so partial credit is read from the score.
 
     >>> status_word({"status": "failed", "score": 5.6, "max_score": 10})
     'partial'
     """
+    if "status" not in test:  # a written answer, graded by hand later
+        return "pending"
     if test["status"] == "passed":
         return "passed"
     return "partial" if 0 < test["score"] < test["max_score"] else "failed"
@@ -121,7 +136,7 @@ def shorten(text: str, limit: int) -> str:
 def summary_table(results: dict) -> str:
     """A short per-test summary for the terminal: ok / part / FAIL, points, the message's first
     line (cut between words)."""
-    marks = {"passed": "ok  ", "partial": "part", "failed": "FAIL"}
+    marks = {"passed": "ok  ", "partial": "part", "failed": "FAIL", "pending": "hand"}
     lines = []
     width = max([len(t["name"]) for t in results["tests"]] + [4])
     for t in results["tests"]:

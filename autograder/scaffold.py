@@ -149,10 +149,9 @@ Run the tests beside each exercise; the autograder runs more tests on inputs of 
 REPORT = """\
 # {title}: report
 
-## Question 1
-
-Your answer, with the numbers it rests on.
+The figures and tables the notebook made. Question 1 is answered in the notebook only.
 """
+Q1_CRITERION = "says the probabilities flatten towards uniform, because the scores shrink"
 
 
 def notebook(name: str, title: str) -> nbformat.NotebookNode:
@@ -177,14 +176,18 @@ def notebook(name: str, title: str) -> nbformat.NotebookNode:
             metadata=_meta("test_scaled_softmax", grade=True, locked=True, points=2),
         ),
         new_markdown_cell(
-            "**Question 1.** What does a temperature above 1 do to the probabilities, and why?",
+            "**Question 1.** What does a temperature above 1 do to the probabilities, and why?"
+            f"\n\n*Rubric (1 point, graded by hand):*\n\n- {Q1_CRITERION} (1 point)",
             id="q1_text",
         ),
         new_markdown_cell(
             "### BEGIN SOLUTION\nIt flattens them towards uniform: dividing the "
             "scores shrinks their differences.\n### END SOLUTION",
             id="q1",
-            metadata=_meta("q1", grade=True, solution=True, points=1),
+            metadata={
+                **_meta("q1", grade=True, solution=True, points=1),
+                "kit": {"rubric": [{"criterion": Q1_CRITERION, "points": 1}]},  # autograder.rubric
+            },
         ),
     ]
     nb = new_notebook(cells=cells)

@@ -32,6 +32,7 @@ __all__ = [
     "load_expected",
     "load_npy_bytes",
     "read_predictions",
+    "record_points_problem",
     "score_performance",
     "score_test_cell",
 ]
@@ -64,7 +65,8 @@ class TestOutcome:
     passed: bool
     output: str
     visibility: str = "visible"
-    kind: str = "test"  # "test" | "performance" | "notice"
+    kind: str = "test"  # "test" | "performance" | "notice" | "manual" (graded by hand)
+    pending_points: float = 0.0  # "manual": the points a grader gives later (not in max_score)
 
 
 def load_expected(bundle: Path) -> dict[str, list[Expected]]:
@@ -204,9 +206,17 @@ def score_test_cell(
     actual_dir: Folder | Path,
     expected_dir: Path,
     visibility: str,
+    record_points: Mapping[str, float] | None = None,
 ) -> TestOutcome:
-    """A test cell earns its points when it ran, raised nothing, and every record matches."""
+    """A test cell earns its points when it ran, raised nothing, and every record matches.
+
+    With ``record_points`` (``{record name: points}``, adding up to ``points``; checked at build),
+    a cell that ran without raising earns the points of each record that matches, so one wrong
+    output of several independent ones costs only its share. A cell that raised or did not run
+    still earns 0: its records may come from before the failure.
+    """
     problems: list[str] = []
+    earned = 0.0
     if not_run:
         problems.append(not_run)
     elif error:
@@ -215,10 +225,49 @@ def score_test_cell(
         for rule in expected:
             problem = compare_record(rule.name, actual_dir, expected_dir, rule)
             if problem:
-                problems.append(problem)
+                share = (record_points or {}).get(rule.name)
+                problems.append(problem if share is None else f"{problem} (-{share:g} points)")
+            elif record_points:
+                earned += record_points.get(rule.name, 0.0)
     passed = not problems
+    if passed:
+        score = points
+    elif record_points and not (not_run or error):
+        score = min(points, round(earned, 6))
+    else:
+        score = 0.0
     output = "Passed." if passed else "\n".join(problems)
-    return TestOutcome(gid, points if passed else 0.0, points, passed, output, visibility)
+    if not passed and score > 0:
+        output += f"\nPartial credit: {score:g} of {points:g} points for the records that match."
+    return TestOutcome(gid, score, points, passed, output, visibility)
+
+
+def record_points_problem(
+    gid: str, points: float, names: list[str], record_points: object
+) -> str | None:
+    """``None`` when a test cell's ``metadata.kit.record_points`` can split its points, else a
+    sentence saying what is wrong and what to do.
+
+    >>> print(record_points_problem("t", 3, ["a", "b"], {"a": 1, "b": 1}))
+    t: metadata.kit.record_points adds up to 2 points, but the cell is worth 3. Make them agree.
+    """
+    if not isinstance(record_points, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+        for v in record_points.values()
+    ):
+        return (f"{gid}: metadata.kit.record_points must map each record name to its points "
+                "(a number, 0 or more), e.g. {\"affine_forward.out\": 1}.")  # fmt: skip
+    if set(record_points) != set(names):
+        unknown = sorted(set(record_points) - set(names))
+        missing = sorted(set(names) - set(record_points))
+        return (f"{gid}: metadata.kit.record_points names {unknown or 'no'} unknown records and "
+                f"misses {missing or 'none'}; the cell records {names}. Give each record its "
+                "points.")  # fmt: skip
+    total = sum(record_points.values())
+    if abs(total - points) > 1e-9:
+        return (f"{gid}: metadata.kit.record_points adds up to {total:g} points, but the cell is "
+                f"worth {points:g}. Make them agree.")  # fmt: skip
+    return None
 
 
 def read_predictions(path: Path, ids: list[str], num_classes: int, multilabel: bool) -> np.ndarray:
