@@ -26,6 +26,8 @@ class _Watchdog(threading.Thread):
         self.attempt = attempt
         self.done = threading.Event()
         self.next_quick = self.next_exact = 0.0
+        # OOM kills the run's memory cgroup made before this attempt (an earlier attempt's).
+        self.oom_kills_before = attempt.sandbox.oom_kills()
 
     def run(self) -> None:
         a, limits = self.attempt, self.attempt.limits
@@ -58,11 +60,19 @@ class _Watchdog(threading.Thread):
                 return
 
     def _over_memory(self, now: float) -> bool:
-        """Are the kernel's processes over the memory limit? Exact figure at most once a second."""
+        """Are the kernel's processes over the memory limit? Exact figure at most once a second.
+
+        Where the run has a memory cgroup, the kernel's own OOM killer may strike first (its hard
+        limit sits a little above the watched one) and end one of the kernel's children rather
+        than the kernel: that is the limit reached too, and the kernel is stopped the same way,
+        so the outcome does not depend on which of the two saw it first.
+        """
         a, limit = self.attempt, self.attempt.limits.memory_mb
         if now < self.next_quick:
             return False
         self.next_quick = now + _MEMORY_CHECK_S
+        if a.sandbox.oom_kills() > self.oom_kills_before:
+            return True
         if a.sandbox.memory_use_mb(a.pgid) <= limit or now < self.next_exact:
             return False  # the quick figure is an upper bound: under it, all is well
         self.next_exact = now + 1.0

@@ -86,7 +86,15 @@ def _paths_the_kernel_needs() -> list[Path]:
         needed += [Path(p) for p in spec.submodule_search_locations]
     # The autograder package (this file's grandparent): autograder.record, which test cells import.
     needed.append(Path(__file__).resolve().parents[1])
-    return [Path(os.path.realpath(p)) for p in needed]
+    # The folders the kernel imports from besides: PYTHONPATH (passed on to the kernel: e.g. a
+    # Gradescope container's kit/) and other site-packages a .pth file adds (a venv reaching
+    # another's). Under a folder the sandbox covers (/tmp) each is bound back whole, so Python's
+    # import system can list it; the folders above it are only traversable. Not the working
+    # directory nor the kit's root: binding those back would bring hidden folders with them.
+    pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    site_dirs = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
+    needed += [Path(p) for p in [*pythonpath, *site_dirs] if os.path.isabs(p) and os.path.isdir(p)]
+    return list(dict.fromkeys(Path(os.path.realpath(p)) for p in needed))
 
 
 def check_hidden_paths(hide: Sequence[Path]) -> list[Path]:
