@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.record import RECORD_MIMETYPE
+from autograder.contract import KIT_KEY, RECORD_MIMETYPE, kit_grade_id
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
@@ -292,9 +292,9 @@ def bound_notebook(nb: dict, bounds: Bounds = Bounds()) -> nbformat.NotebookNode
                 source, outputs=_outputs(cell.get("outputs"), bounds, budget),
                 execution_count=count if isinstance(count, int) else None,
             )  # fmt: skip
-            grade_id = cell.get("metadata", {}).get("kit", {}).get("grade_id")
+            grade_id = kit_grade_id(cell)
             if isinstance(grade_id, str):
-                new.metadata["kit"] = {"grade_id": grade_id}  # for hide_hidden_tests
+                new.metadata[KIT_KEY] = {"grade_id": grade_id}  # for hide_hidden_tests
         else:
             continue
         new.id = f"cell-{index}"  # the student's ids end up in attributes: never keep them
@@ -320,7 +320,7 @@ def hide_hidden_tests(
     """Put each hidden test cell's released text in place of its source and cut its error
     tracebacks to one line (``ename: evalue``); changes ``nb`` and returns it."""
     for cell in nb.cells:
-        gid = cell.get("metadata", {}).get("kit", {}).get("grade_id")
+        gid = kit_grade_id(cell)
         if cell.cell_type != "code" or gid not in hidden_ids:
             continue
         cell.source = release_sources.get(gid, "# (hidden test)")
@@ -431,7 +431,7 @@ def attach_results(
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        gid = cell.get("metadata", {}).get("kit", {}).get("grade_id")
+        gid = kit_grade_id(cell)
         names = [gid] if gid in by_name else []
         names += [n for n, text in anchors.items()
                   if n in by_name and n not in placed and text and text in cell.source]  # fmt: skip

@@ -36,18 +36,13 @@ from dataclasses import dataclass, field
 import nbformat
 
 from autograder.config import Assignment
+from autograder.contract import MARKERS, NBGRADER_KEY, PARAMETERS, PARAMETERS_TAG, grade_id
 from autograder.record import public_draw
 
 __all__ = ["PARAMETERS", "Finding", "lint"]
 
-#: The names the grader injects after the parameters cell (autograder.pipeline's parameters).
-PARAMETERS = ("GRADING", "DEVICE", "DATA_DIR", "OUTPUT_DIR", "SEED")
 #: nbgrader's rule for grade ids ("alphanumeric characters, dashes, and underscores").
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-MARKERS = {
-    "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
-    "hidden": ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
-}
 #: What nbgrader puts where a solution was (nbgrader_config.py: ClearSolutions stubs).
 STUBS = ("# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE")
 # A literal or f-string first argument of grading_input(...); anything else cannot be checked.
@@ -85,11 +80,11 @@ class Context:
 
 
 def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("metadata", {}).get(NBGRADER_KEY, {})
 
 
 def _where(notebook: str, number: int, cell) -> str:
-    label = _nbgrader(cell).get("grade_id") or cell.get("id") or "?"
+    label = grade_id(cell) or cell.get("id") or "?"
     return f"source/{notebook} cell {number} ('{label}')"
 
 
@@ -200,7 +195,7 @@ def _check_parameters(ctx: Context) -> list[Finding]:
             continue
         number, first = code[0]
         where, meta = _where(name, number, first), _nbgrader(first)
-        if "parameters" not in first.metadata.get("tags", []):
+        if PARAMETERS_TAG not in first.metadata.get("tags", []):
             found.append(
                 Finding(
                     where,
@@ -210,7 +205,7 @@ def _check_parameters(ctx: Context) -> list[Finding]:
                     "(JupyterLab: Property Inspector > Cell Tags).",
                 )
             )
-        if meta.get("grade_id") != "parameters" or not meta.get("locked"):
+        if meta.get("grade_id") != PARAMETERS_TAG or not meta.get("locked"):
             found.append(
                 Finding(
                     where,
@@ -230,7 +225,7 @@ def _check_parameters(ctx: Context) -> list[Finding]:
                 )
             )
         for n, c in code[1:]:
-            if "parameters" in c.metadata.get("tags", []):
+            if PARAMETERS_TAG in c.metadata.get("tags", []):
                 found.append(
                     Finding(
                         _where(name, n, c),
@@ -244,9 +239,9 @@ def _check_parameters(ctx: Context) -> list[Finding]:
 def _check_grade_ids(ctx: Context) -> list[Finding]:
     found, seen = [], {}
     for name, number, cell in ctx.cells():
-        if "nbgrader" not in cell.get("metadata", {}):
+        if NBGRADER_KEY not in cell.get("metadata", {}):
             continue
-        gid = _nbgrader(cell).get("grade_id")
+        gid = grade_id(cell)
         where = _where(name, number, cell)
         if not gid:
             found.append(

@@ -56,11 +56,21 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from autograder.assemble import assemble, grade_id, is_autograded_test
+from autograder.assemble import assemble, is_autograded_test
 from autograder.config import Assignment
+from autograder.contract import (
+    GRADING_ENV,
+    HIDDEN_MARK,
+    HIDE_ENV,
+    INPUTS_DIR_ENV,
+    RECORD_DIR_ENV,
+    RECORD_MIMETYPE,
+    grade_id,
+    grading_parameters,
+    kit_grade_id,
+)
 from autograder.evidence import check_evidence
 from autograder.intake import read_submission
-from autograder.record import INPUTS_DIR_ENV, RECORD_DIR_ENV, RECORD_MIMETYPE
 from autograder.redact import Redactor
 from autograder.safe_fs import Folder, UnsafeFileError, remove_tree
 from autograder.score import (
@@ -83,7 +93,6 @@ __all__ = [
     "write_submission",
 ]
 
-HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 #: The folders of a work folder (see the module docstring).
 STUDENT, OUTPUTS, RECORDS, DATA, INPUTS = "student", "outputs", "records", "data", "inputs"
 #: record()'s index of names and tolerances; a few hundred bytes per record.
@@ -241,7 +250,7 @@ def _cell_outcomes(result, executed) -> tuple[dict[str, str], dict[str, str]]:
     """Map the executor's per-cell findings to grade_ids."""
     errors, not_run = {}, {}
     for index, cell in enumerate(executed.cells):
-        gid = cell.get("metadata", {}).get("kit", {}).get("grade_id")
+        gid = kit_grade_id(cell)
         if gid is None:
             continue
         if index in result.not_run:
@@ -301,7 +310,7 @@ def _git_folders(root: Path) -> list[Path]:
     except OSError:
         pointer = ""
     if pointer.startswith("gitdir:"):
-        gitdir = (root / pointer[len("gitdir:"):].strip()).resolve()
+        gitdir = (root / pointer[len("gitdir:") :].strip()).resolve()
         found.append(gitdir)
         try:  # a worktree's folder names the shared repository in ``commondir``
             common = (gitdir / "commondir").read_text().strip()
@@ -390,15 +399,14 @@ def _run_in(
     hidden_ids = _hidden_inputs_for_run(bundle / "hidden", data_dir)
     if grading_inputs is not None and grading_inputs.is_dir():
         _copy_read_only(grading_inputs, inputs_dir)
-    parameters = {
-        "GRADING": True,
-        "DEVICE": device,
-        "DATA_DIR": str(data_dir) if data_dir.exists() else None,
-        "OUTPUT_DIR": str(output_dir),
-        "SEED": assignment.seed,
-    }
+    parameters = grading_parameters(
+        device=device,
+        data_dir=str(data_dir) if data_dir.exists() else None,
+        output_dir=str(output_dir),
+        seed=assignment.seed,
+    )
     kernel_env = {
-        "KIT_GRADING": "1",
+        GRADING_ENV: "1",
         RECORD_DIR_ENV: str(records_dir),
         INPUTS_DIR_ENV: str(inputs_dir),
         "MPLBACKEND": "Agg",
@@ -415,7 +423,7 @@ def _run_in(
     hide += public_test_paths([root / "data"])
     # KIT_HIDE: more paths to keep from the kernel (e.g. an instructor's other courses),
     # separated like PATH.
-    hide += [Path(p) for p in os.environ.get("KIT_HIDE", "").split(os.pathsep) if p]
+    hide += [Path(p) for p in os.environ.get(HIDE_ENV, "").split(os.pathsep) if p]
     started = time.monotonic()
     result = execute_notebook(
         assembled.notebook,
@@ -526,7 +534,7 @@ def _records_by_cell(executed: nbformat.NotebookNode) -> dict[str, list[str]]:
     """Which record names each graded cell announced (see ``autograder.record``)."""
     found: dict[str, list[str]] = {}
     for cell in executed.cells:
-        gid = cell.get("metadata", {}).get("kit", {}).get("grade_id")
+        gid = kit_grade_id(cell)
         for out in cell.get("outputs", []):
             data = out.get("data", {}) if isinstance(out, dict) else {}
             if RECORD_MIMETYPE in data and gid:
