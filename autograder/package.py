@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.config import Assignment
+from autograder.contract import KERNEL_USER_ENV
 from autograder.pipeline import BuildError, bundle_dir, write_submission
 
 __all__ = ["GRADESCOPE_DEFAULT_MB", "Packaged", "container_mb", "package", "unpack_as_gradescope"]
@@ -186,7 +187,7 @@ def unpack_as_gradescope(
            "KIT_PYTHON": python}  # fmt: skip
     env.pop("PYTHONPATH", None)  # run_autograder sets its own: the zip's kit, nothing else
     if kernel_user:
-        env["KIT_KERNEL_USER"] = kernel_user
+        env[KERNEL_USER_ENV] = kernel_user
     done = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     if done.returncode != 0:

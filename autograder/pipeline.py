@@ -59,10 +59,12 @@ import numpy as np
 from autograder.assemble import assemble, is_autograded_test
 from autograder.config import Assignment
 from autograder.contract import (
+    BUNDLE_DIR_ENV,
     GRADING_ENV,
     HIDDEN_MARK,
     HIDE_ENV,
     INPUTS_DIR_ENV,
+    NBGRADER_KEY,
     RECORD_DIR_ENV,
     RECORD_MIMETYPE,
     grade_id,
@@ -105,7 +107,7 @@ class BuildError(RuntimeError):
 
 def bundle_dir(assignment: Assignment) -> Path:
     """Where ``build`` keeps the assignment's private bundle (``$KIT_BUNDLE_DIR/<a>`` if set)."""
-    base = os.environ.get("KIT_BUNDLE_DIR") or assignment.root / "build" / "autograder"
+    base = os.environ.get(BUNDLE_DIR_ENV) or assignment.root / "build" / "autograder"
     return Path(base) / assignment.name
 
 
@@ -660,7 +662,7 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                         fixes += [refused.fix] if refused.fix not in fixes else []
                 tests[gid] = {
                     "notebook": name,
-                    "points": float(cell.metadata["nbgrader"].get("points", 0)),
+                    "points": float(cell.metadata[NBGRADER_KEY].get("points", 0)),
                     "hidden": HIDDEN_MARK in cell.source,
                     "records": [vars(rules[n]) for n in names],
                 }

@@ -38,12 +38,11 @@ from collections.abc import Iterable
 
 import nbformat
 
-from autograder.contract import strip_ansi
+from autograder.contract import HIDDEN_END, HIDDEN_MARK, strip_ansi
 
 __all__ = ["HIDDEN_BEGIN", "HIDDEN_END", "REPLACEMENT", "Redactor", "hidden_test_lines"]
 
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
+HIDDEN_BEGIN = HIDDEN_MARK
 REPLACEMENT = "[hidden test line removed by the grader]"
 #: Lines shorter than this (normalised) are not looked for: "else:" or ")" give nothing away,
 #: and removing them would cut ordinary output.

@@ -28,8 +28,10 @@ from typing import Any
 __all__ = [
     "ANSI",
     "ASSIGNMENT_DIR_ENV",
+    "BUNDLE_DIR_ENV",
     "DATA_DIR_ENV",
     "GRADING_ENV",
+    "HIDDEN_END",
     "HIDDEN_MARK",
     "HIDE_ENV",
     "INPUTS_DIR_ENV",
@@ -41,6 +43,7 @@ __all__ = [
     "PARAMETERS_TAG",
     "RECORD_DIR_ENV",
     "RECORD_MIMETYPE",
+    "SOLUTION_END",
     "SOLUTION_MARK",
     "assembled_grade_id",
     "grade_id",
@@ -83,8 +86,10 @@ ASSIGNMENT_DIR_ENV = "KIT_ASSIGNMENT_DIR"
 DATA_DIR_ENV = "KIT_DATA_DIR"
 #: More paths to keep from the kernel, separated like PATH.
 HIDE_ENV = "KIT_HIDE"
-#: The unprivileged user a kernel runs as.
+#: The unprivileged user a kernel runs as (a batch worker's users: this name plus a number).
 KERNEL_USER_ENV = "KIT_KERNEL_USER"
+#: Where the grader keeps its private bundles (default ``<kit>/build/autograder``).
+BUNDLE_DIR_ENV = "KIT_BUNDLE_DIR"
 
 # --- metadata and markers -----------------------------------------------------------------
 #: nbgrader's cell metadata key (``grade_id``, ``grade``, ``solution``, ``locked``, ``points``).
@@ -92,12 +97,11 @@ NBGRADER_KEY = "nbgrader"
 #: The kit's own cell metadata key, stamped by ``autograder.assemble`` (``origin``, ``grade_id``).
 KIT_KEY = "kit"
 SOLUTION_MARK = "### BEGIN SOLUTION"
+SOLUTION_END = "### END SOLUTION"
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
 #: Region markers by kind: (begin, end).
-MARKERS = {
-    "solution": (SOLUTION_MARK, "### END SOLUTION"),
-    "hidden": (HIDDEN_MARK, "### END HIDDEN TESTS"),
-}
+MARKERS = {"solution": (SOLUTION_MARK, SOLUTION_END), "hidden": (HIDDEN_MARK, HIDDEN_END)}
 #: Display mimetype that tells the grader (at build time) which cell made which record.
 RECORD_MIMETYPE = "application/vnd.kit.record+json"
 
