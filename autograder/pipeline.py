@@ -73,13 +73,20 @@ from autograder.contract import (
 )
 from autograder.evidence import check_evidence
 from autograder.intake import read_submission
+from autograder.manifest import (
+    MANIFEST_FILE,
+    BundleManifest,
+    PerformanceEntry,
+    TestEntry,
+    read_manifest,
+    write_manifest,
+)
 from autograder.redact import Redactor
 from autograder.safe_fs import Folder, UnsafeFileError, remove_tree
 from autograder.score import (
     MAX_RECORD_BYTES,
     Expected,
     TestOutcome,
-    load_expected,
     load_npy_bytes,
     score_performance,
     score_test_cell,
@@ -590,9 +597,7 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
     if reference.is_dir():
         shutil.copytree(reference, bundle / "reference")
 
-    tests: dict[str, dict] = {}
-    summary = {"assignment": assignment.name, "tests": tests, "performance": {},
-               "input_pool": assignment.input_pool}  # fmt: skip
+    manifest = BundleManifest(assignment.name, input_pool=assignment.input_pool)
     private = _private_dir("kit-build-")
     runs = contextlib.ExitStack()  # each run's work folder goes, whatever happens
     try:
@@ -633,10 +638,9 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                             band, run.outputs or run.output_dir, bundle / "hidden" / "labels",
                             "visible", run.hidden_ids,
                         )  # fmt: skip
-                        summary["performance"][band.name] = {
-                            "value": value, "points": outcome.score,
-                            "max_score": band.max_score, "output": outcome.output,
-                        }  # fmt: skip
+                        manifest.performance[band.name] = PerformanceEntry(
+                            value, outcome.score, band.max_score, outcome.output
+                        )
                 runs.close()
             problems, fixes = [], []
             for cell in source.cells:
@@ -660,12 +664,12 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
                     if refused is not None:
                         problems.append(f"{gid}: record '{record_name}' {refused.reason}.")
                         fixes += [refused.fix] if refused.fix not in fixes else []
-                tests[gid] = {
-                    "notebook": name,
-                    "points": float(cell.metadata[NBGRADER_KEY].get("points", 0)),
-                    "hidden": HIDDEN_MARK in cell.source,
-                    "records": [vars(rules[n]) for n in names],
-                }
+                manifest.tests[gid] = TestEntry(
+                    notebook=name,
+                    points=float(cell.metadata[NBGRADER_KEY].get("points", 0)),
+                    hidden=HIDDEN_MARK in cell.source,
+                    records=tuple(rules[n] for n in names),
+                )
             if problems:
                 raise BuildError(
                     f"Some records of {assignment.name} are no evidence of the student's work; "
@@ -676,8 +680,8 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
     finally:
         runs.close()
         shutil.rmtree(private, ignore_errors=True)
-    (bundle / "expected.json").write_text(json.dumps(summary, indent=1))
-    return summary
+    write_manifest(bundle, manifest)
+    return manifest.to_dict()
 
 
 def _fail_on_broken_tests(
@@ -770,13 +774,13 @@ def grade(
 
     started = time.monotonic()
     bundle = bundle_dir(assignment)
-    if not (bundle / "expected.json").is_file():
+    if not (bundle / MANIFEST_FILE).is_file():
         raise BuildError(
             f"No grader bundle for {assignment.name} at {bundle}. "
             f"Run `python -m autograder build {assignment.name}` first."
         )
-    summary = json.loads((bundle / "expected.json").read_text())
-    if "input_pool" not in summary:
+    manifest = read_manifest(bundle)
+    if manifest.input_pool is None:
         raise BuildError(
             f"The grader bundle for {assignment.name} at {bundle} was built by an older version "
             "of the kit (one input set, no draws). "
@@ -788,10 +792,10 @@ def grade(
             "of the kit (one hidden set, the same ids and noise for every submission). "
             f"Run `python -m autograder build {assignment.name}` again."
         )
-    expected = load_expected(bundle)
+    expected = {gid: list(test.records) for gid, test in manifest.tests.items()}
     # One draw of the pool per submission, chosen here so the kernel cannot predict it; the
     # kernel gets only that draw's inputs and never sees the expected results.
-    draw_dir = bundle / "draws" / str(secrets.randbelow(summary["input_pool"]))
+    draw_dir = bundle / "draws" / str(secrets.randbelow(manifest.input_pool))
     device = resolve_device(device)
     submission = Path(submission)
     files_dir = submission if submission.is_dir() else submission.parent
@@ -806,7 +810,7 @@ def grade(
     try:
         for name in assignment.notebooks:
             first_outcome = len(outcomes)  # this notebook's outcomes go on its feedback page
-            ids = {gid for gid, t in summary["tests"].items() if t["notebook"] == name}
+            ids = {gid for gid, t in manifest.tests.items() if t.notebook == name}
             intake = read_submission(submission, name, ids)
             run, repairs = run_notebook(
                 assignment, bundle, name, intake.notebook, files_dir,
@@ -816,12 +820,12 @@ def grade(
             runs.callback(run.discard)
             redactor = _redact(run, bundle, name)  # before anything is scored or shown
             notices += [redactor.text(n) for n in intake.notes + repairs] + run.notices
-            for gid, test in summary["tests"].items():
-                if test["notebook"] != name:
+            for gid, test in manifest.tests.items():
+                if test.notebook != name:
                     continue
-                visibility = assignment.hidden_tests_visibility if test["hidden"] else "visible"
+                visibility = assignment.hidden_tests_visibility if test.hidden else "visible"
                 outcome = score_test_cell(
-                    gid, test["points"], error=run.errors.get(gid),
+                    gid, test.points, error=run.errors.get(gid),
                     not_run=run.not_run.get(gid), expected=expected[gid],
                     actual_dir=run.records or run.records_dir, expected_dir=draw_dir / "expected",
                     visibility=visibility,
@@ -833,7 +837,7 @@ def grade(
                     assignment.performance_visibility, run.hidden_ids,
                 )  # fmt: skip
                 if outcome.score == 0 and (hint := performance_hint(
-                    run.executed, set(summary["tests"]), band.predictions, assignment.files,
+                    run.executed, set(manifest.tests), band.predictions, assignment.files,
                 )):  # fmt: skip
                     outcome.output += f"\n{hint}"
                 outcomes.append(outcome)
@@ -843,7 +847,7 @@ def grade(
                 # Bounded now (a small copy, linear in what it keeps), rendered after results.
                 release = nbformat.read(bundle / "release" / name, as_version=4)
                 release_sources = {grade_id(c): c.source for c in release.cells if grade_id(c)}
-                hidden = {gid for gid, t in summary["tests"].items() if t["hidden"]}
+                hidden = {gid for gid, t in manifest.tests.items() if t.hidden}
                 page = Path(feedback_dir) / f"{Path(name).stem}.html"
                 work = run.workdir  # the grader's folders, named for the student
                 named = {str(run.output_dir): "<OUTPUT_DIR>", str(work / DATA): "<DATA_DIR>",
