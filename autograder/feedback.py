@@ -41,11 +41,26 @@ import nbformat
 from autograder.contract import kit_grade_id
 from autograder.feedback_bounds import SHOWN_MIMETYPES, Bounds, _cut, bound_notebook
 from autograder.feedback_html import (
+    ALLOWED_TAGS as ALLOWED_TAGS,
+)
+from autograder.feedback_html import (
     CONTENT_SECURITY_POLICY,
     MAX_FORMULAS_PER_PAGE,
     maths_to_mathml,
     render_page,
     sanitise_html,
+)
+from autograder.feedback_html import (
+    MATHML_ATTRIBUTES as MATHML_ATTRIBUTES,
+)
+from autograder.feedback_html import (
+    MATHML_TAGS as MATHML_TAGS,
+)
+from autograder.feedback_html import (
+    MAX_FORMULA_CHARS as MAX_FORMULA_CHARS,
+)
+from autograder.feedback_html import (
+    TEMPLATE as TEMPLATE,
 )
 
 __all__ = [

@@ -25,10 +25,13 @@ from pathlib import Path
 
 import nbformat
 
+# ``import X as X``: a name this module defined before it was cut, still importable from here.
 from autograder.bundle import BuildError, build, bundle_dir
 from autograder.config import Assignment
+from autograder.contract import HIDDEN_MARK as HIDDEN_MARK
 from autograder.contract import grade_id
 from autograder.hidden_set import REDRAW_FILE, prepare_hidden_data
+from autograder.hidden_set import SECRET_BYTES as SECRET_BYTES
 from autograder.intake import read_submission
 from autograder.manifest import MANIFEST_FILE, read_manifest
 from autograder.redact import Redactor
@@ -41,6 +44,11 @@ from autograder.workfolder import (
     hidden_inputs_for_run,
     run_notebook,
 )
+from autograder.workfolder import INPUTS as INPUTS
+from autograder.workfolder import MAX_INDEX_BYTES as MAX_INDEX_BYTES
+from autograder.workfolder import OUTPUTS as OUTPUTS
+from autograder.workfolder import RECORDS as RECORDS
+from autograder.workfolder import describe_failure as describe_failure
 
 __all__ = [
     "BuildError",
