@@ -27,14 +27,11 @@ from dataclasses import dataclass, field
 import nbformat
 from nbgrader.utils import is_grade, is_locked, is_solution
 
+from autograder.contract import KIT_KEY, grade_id
+
 __all__ = ["Assembled", "assemble", "grade_id", "is_autograded_test"]
 
 RAISES = "raises-exception"
-
-
-def grade_id(cell) -> str | None:
-    """The cell's nbgrader ``grade_id``, or None for a cell nbgrader does not manage."""
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 def is_autograded_test(cell) -> bool:
@@ -55,7 +52,7 @@ def _fresh(cell, origin: str, gid: str | None) -> nbformat.NotebookNode:
         tags = cell.metadata.setdefault("tags", [])
         if RAISES not in tags:
             tags.append(RAISES)
-    cell.metadata["kit"] = {"origin": origin, "grade_id": gid}
+    cell.metadata[KIT_KEY] = {"origin": origin, "grade_id": gid}
     return cell
 
 

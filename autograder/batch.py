@@ -52,6 +52,7 @@ from autograder.batch_worker import (
 )  # fmt: skip
 from autograder.exports import ExportError, safe_name, unpack_export
 from autograder.gradebook import write_tables
+from autograder.manifest import MANIFEST_FILE
 from autograder.report import write_atomic
 
 __all__ = [
@@ -320,7 +321,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from autograder.config import load_assignment
 
     assignment = load_assignment(args.assignment, args.root)  # ConfigError: exit 2 in cli
-    if not (pipeline.bundle_dir(assignment) / "expected.json").is_file():
+    if not (pipeline.bundle_dir(assignment) / MANIFEST_FILE).is_file():
         raise pipeline.BuildError(
             f"No grader bundle for {assignment.name} at {pipeline.bundle_dir(assignment)}. "
             f"Run `python -m autograder build {assignment.name}` first."

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from autograder.contract import HIDE_ENV, KERNEL_USER_ENV
 from autograder.report import write_atomic
 
 __all__ = [
@@ -184,11 +185,11 @@ def grade_one(
         for stale in (STATUS, RESULTS):  # a regrade must not leave the old grade in place
             (folder / stale).unlink(missing_ok=True)
         shutil.rmtree(folder / FEEDBACK, ignore_errors=True)
-        env = {**os.environ, "KIT_KERNEL_USER": worker.kernel_user}
+        env = {**os.environ, KERNEL_USER_ENV: worker.kernel_user}
         # Every kernel of the batch must not see the other submissions nor the graded ones
         # (results and feedback of classmates): both folders are hidden from it.
         hide = [str(Path(out).resolve()), str(Path(submission.path).resolve().parent)]
-        env["KIT_HIDE"] = os.pathsep.join([*hide, *filter(None, [os.environ.get("KIT_HIDE")])])
+        env[HIDE_ENV] = os.pathsep.join([*hide, *filter(None, [os.environ.get(HIDE_ENV)])])
         if worker.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = worker.gpu
         command = grader_command(assignment, submission, folder, device=worker.device, root=root)
@@ -270,7 +271,7 @@ def make_workers(jobs: int, gpus: Sequence[str] = (), user_base: str | None = No
     >>> [(w.kernel_user, w.gpu, w.device) for w in make_workers(1, ["0", "3"], "kg")]
     [('kg1', '0', 'cuda'), ('kg2', '3', 'cuda')]
     """
-    base = user_base or os.environ.get("KIT_KERNEL_USER") or "kitgrader"
+    base = user_base or os.environ.get(KERNEL_USER_ENV) or "kitgrader"
     if gpus:
         return [Worker(f"{base}{i + 1}", gpu, "cuda") for i, gpu in enumerate(gpus)]
     return [Worker(f"{base}{i + 1}", "", "cpu") for i in range(max(1, jobs))]

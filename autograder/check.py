@@ -31,6 +31,7 @@ import nbformat
 
 from autograder.assemble import grade_id, is_autograded_test
 from autograder.config import Assignment, load_assignment
+from autograder.contract import NBGRADER_KEY
 from autograder.explain import describe_error, raised_errors
 from autograder.intake import read_submission
 
@@ -63,7 +64,7 @@ def unanswered(notebook: nbformat.NotebookNode) -> list[str]:
     answer that still has "YOUR CODE HERE" and raises NotImplementedError."""
     found = []
     for cell in notebook.cells:
-        nbg = cell.get("metadata", {}).get("nbgrader", {})
+        nbg = cell.get("metadata", {}).get(NBGRADER_KEY, {})
         if not nbg.get("solution"):
             continue
         gid = nbg.get("grade_id", "?")

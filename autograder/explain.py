@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from autograder.contract import assembled_grade_id
+
 __all__ = ["RaisedError", "describe_error", "performance_hint", "raised_errors"]
 
 #: PyTorch's ``Module.load_state_dict`` message (torch/nn/modules/module.py, stable since 1.0).
@@ -51,11 +53,6 @@ class RaisedError:
         )
 
 
-def _grade_id(cell: dict) -> str | None:
-    meta = cell.get("metadata", {})
-    return meta.get("kit", {}).get("grade_id") or meta.get("nbgrader", {}).get("grade_id")
-
-
 def _text(value: object) -> str:
     return "".join(value) if isinstance(value, list) else str(value or "")
 
@@ -80,7 +77,7 @@ def raised_errors(
         if cell.get("cell_type") != "code":
             continue
         source = _text(cell.get("source"))
-        gid = _grade_id(cell)
+        gid = assembled_grade_id(cell)
         if gid not in skip_ids:
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from autograder.batch_worker import (
     read_json,
     results_tests,
 )  # fmt: skip
+from autograder.contract import write_atomic_text
 
 __all__ = ["write_tables"]
 
@@ -77,7 +77,7 @@ def write_tables(out: Path, submissions: Sequence[Submission]) -> tuple[Path, Pa
                 "" if possible is None else possible,
             ]
         )
-    _write_text(grades, buffer.getvalue())
+    write_atomic_text(grades, buffer.getvalue())
     lines = []
     for name, entries in sorted(boards.items()):
         lines += [f"## {name}", "", "| rank | submission | students | value |",
@@ -89,11 +89,5 @@ def write_tables(out: Path, submissions: Sequence[Submission]) -> tuple[Path, Pa
             lines.append(f"| {rank} | {sub_name} | {who} | {value:.4f} |")
         lines.append("")
     board = out / "leaderboard.md"
-    _write_text(board, "\n".join(lines) if lines else "No leaderboard items were recorded.\n")
+    write_atomic_text(board, "\n".join(lines) if lines else "No leaderboard items were recorded.\n")
     return grades, board
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -18,7 +18,6 @@ Which failure it was (``GraderFailure.kind``) decides the CLI's exit code:
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from autograder import score
 from autograder.config import Assignment
+from autograder.manifest import read_manifest
 from autograder.pipeline import BuildError, Graded, bundle_dir, grade
 from autograder.report import results_json, write_atomic
 
@@ -71,11 +71,9 @@ def _listed_tests(assignment: Assignment, bundle: Path) -> list[tuple[str, float
     and the configuration can be read (a broken ``expected.json`` lists the performance only)."""
     listed = []
     try:
-        summary = json.loads((bundle / "expected.json").read_text())
-        for name, test in summary["tests"].items():
-            hidden = test.get("hidden")
-            visibility = assignment.hidden_tests_visibility if hidden else "visible"
-            listed.append((str(name), float(test.get("points", 0)), visibility))
+        for name, test in read_manifest(bundle).tests.items():
+            visibility = assignment.hidden_tests_visibility if test.hidden else "visible"
+            listed.append((str(name), test.points, visibility))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     for band in assignment.performance:

@@ -38,6 +38,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.config import Assignment, load_assignment
+from autograder.contract import MARKERS, NBGRADER_KEY
 from autograder.verify import release_differences
 
 __all__ = ["Handout", "HandoutError", "secret_lines", "write_handout"]
@@ -48,8 +49,7 @@ STUDENT_DOCUMENTS = ("handout.md", "report_template.md")
 CHECK_ROOT = "kit"
 #: Shortest solution line that counts as a leak (shorter ones, like ``pass``, are everywhere).
 MIN_SECRET_LENGTH = 8
-_MARKERS = {"### BEGIN SOLUTION": "### END SOLUTION",
-            "### BEGIN HIDDEN TESTS": "### END HIDDEN TESTS"}  # fmt: skip
+_MARKERS = dict(MARKERS.values())  # begin -> end
 
 
 class HandoutError(ValueError):
@@ -87,7 +87,7 @@ def secret_lines(assignment: Assignment) -> set[str]:
 def _split(cell) -> tuple[list[str], list[str]]:
     """The stripped lines of ``cell`` that nbgrader removes from the release, and the others."""
     lines = [line.strip() for line in cell.source.splitlines()]
-    nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+    nbgrader = cell.get("metadata", {}).get(NBGRADER_KEY, {})
     if nbgrader.get("solution") and not any(line in _MARKERS for line in lines):
         return lines, []  # nbgrader replaces a solution cell without markers as a whole
     hidden, visible, end = [], [], None

@@ -24,6 +24,7 @@ import nbformat
 import numpy as np
 from nbformat.v3.rwbase import rejoin_lines as rejoin_v3_lines
 
+from autograder.contract import grade_id
 from autograder.safe_fs import UnsafeFileError, read_file
 
 __all__ = [
@@ -73,11 +74,7 @@ class Intake:
 
 
 def _grade_ids(nb: nbformat.NotebookNode) -> set[str]:
-    return {
-        c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        for c in nb.get("cells", [])
-        if isinstance(c, dict)
-    } - {None}
+    return {grade_id(c) for c in nb.get("cells", []) if isinstance(c, dict)} - {None}
 
 
 def json_shape(text: str) -> tuple[int, int]:

@@ -54,6 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.config import Assignment
+from autograder.contract import KERNEL_USER_ENV
+from autograder.manifest import MANIFEST_FILE, read_manifest
 from autograder.pipeline import BuildError, bundle_dir, write_submission
 
 __all__ = ["GRADESCOPE_DEFAULT_MB", "Packaged", "container_mb", "package", "unpack_as_gradescope"]
@@ -102,11 +104,10 @@ def container_mb(peak_mb: float) -> int:
 
 def _tests(assignment: Assignment, bundle: Path) -> list[dict]:
     """Every result line grading writes (tests, then performance), for the fallback results."""
-    summary = json.loads((bundle / "expected.json").read_text())
     tests = [
-        {"name": gid, "max_score": t["points"],
-         "visibility": assignment.hidden_tests_visibility if t["hidden"] else "visible"}
-        for gid, t in summary["tests"].items()
+        {"name": gid, "max_score": t.points,
+         "visibility": assignment.hidden_tests_visibility if t.hidden else "visible"}
+        for gid, t in read_manifest(bundle).tests.items()
     ]  # fmt: skip
     tests += [
         {"name": band.name, "max_score": band.max_score,
@@ -134,7 +135,7 @@ def _requirements(root: Path) -> tuple[str, str]:
 def _stage(assignment: Assignment, staging: Path, time_limit_s: int) -> None:
     """Write the zip's tree into ``staging`` (README.md comes later, with the measurement)."""
     bundle = bundle_dir(assignment)
-    if not (bundle / "expected.json").is_file():
+    if not (bundle / MANIFEST_FILE).is_file():
         raise BuildError(
             f"No grader bundle for {assignment.name} at {bundle}. "
             f"Run `python -m autograder build {assignment.name}` first, then package again."
@@ -186,7 +187,7 @@ def unpack_as_gradescope(
            "KIT_PYTHON": python}  # fmt: skip
     env.pop("PYTHONPATH", None)  # run_autograder sets its own: the zip's kit, nothing else
     if kernel_user:
-        env["KIT_KERNEL_USER"] = kernel_user
+        env[KERNEL_USER_ENV] = kernel_user
     done = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     if done.returncode != 0:

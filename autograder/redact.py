@@ -38,17 +38,17 @@ from collections.abc import Iterable
 
 import nbformat
 
+from autograder.contract import HIDDEN_END, HIDDEN_MARK, strip_ansi
+
 __all__ = ["HIDDEN_BEGIN", "HIDDEN_END", "REPLACEMENT", "Redactor", "hidden_test_lines"]
 
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
+HIDDEN_BEGIN = HIDDEN_MARK
 REPLACEMENT = "[hidden test line removed by the grader]"
 #: Lines shorter than this (normalised) are not looked for: "else:" or ")" give nothing away,
 #: and removing them would cut ordinary output.
 MIN_CHARS = 5
 _REPR_EDGE = 3
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # IPython's traceback gutter: "----> 3 code", "      2 code", "--> 12 code".
 #: Between two strings of a repr on one line: a closing quote, list or tuple punctuation with a
 #: comma (and the numbers of a history tuple), an opening quote.
@@ -119,7 +119,7 @@ class Redactor:
         return False
 
     def _is_hidden(self, segment: str) -> bool:
-        plain = _ANSI.sub("", segment) if "\x1b" in segment else segment
+        plain = strip_ansi(segment) if "\x1b" in segment else segment
         variants = [plain]
         if "<" in plain:  # HTML output: the words between the tags
             variants.append(_TAG.sub("", plain))

@@ -7,19 +7,16 @@ cannot make it unreadable. It is written before any feedback page (``autograder.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import tempfile
-from pathlib import Path
-
+from autograder.contract import ANSI, write_atomic_json
 from autograder.score import TestOutcome
 
 __all__ = ["results_json", "shorten", "status_word", "summary_table", "write_atomic"]
 
+#: Write JSON to a path in one step (the contract's atomic writer; the name importers use).
+write_atomic = write_atomic_json
+
 MAX_TEST_OUTPUT = 8_000
 MAX_TOP_OUTPUT = 20_000
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _cut(text: str, limit: int) -> str:
@@ -80,22 +77,6 @@ def _test_entry(o: TestOutcome) -> dict:
     if o.kind == "manual":
         del entry["status"]
     return entry
-
-
-def write_atomic(path: Path, data: dict) -> None:
-    """Write JSON to ``path`` in one step: readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 #: Characters of a message's first line the terminal summary shows.

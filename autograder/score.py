@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TextIO
 import numpy as np
 
 from autograder.config import Performance
+from autograder.manifest import Expected, read_manifest
 from autograder.safe_fs import Folder, UnsafeFileError
 
 __all__ = [
@@ -46,15 +46,6 @@ SPARE_LINES = 16
 CHARS_PER_VALUE = 32
 
 
-@dataclass(frozen=True)
-class Expected:
-    """One expected record of a test cell, as the source solution made it at build time."""
-
-    name: str
-    rtol: float
-    atol: float
-
-
 @dataclass
 class TestOutcome:
     """One line of results.json before formatting."""
@@ -71,8 +62,7 @@ class TestOutcome:
 
 def load_expected(bundle: Path) -> dict[str, list[Expected]]:
     """The expected records of every test cell: ``{grade_id: [Expected, ...]}``."""
-    data = json.loads((bundle / "expected.json").read_text())
-    return {gid: [Expected(**e) for e in entry["records"]] for gid, entry in data["tests"].items()}
+    return {gid: list(test.records) for gid, test in read_manifest(bundle).tests.items()}
 
 
 def load_npy_bytes(

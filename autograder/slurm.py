@@ -35,6 +35,7 @@ from pathlib import Path
 from autograder.batch import BatchSummary, find_submissions, print_summary
 from autograder.batch_worker import LOG, Submission, Worker, grade_one, is_graded, read_json
 from autograder.config import Assignment
+from autograder.contract import KERNEL_USER_ENV
 from autograder.gradebook import write_tables
 from autograder.report import write_atomic
 
@@ -326,7 +327,7 @@ def task_main(manifest_path: Path, offset: int) -> int:
         return 2
     entry = manifest["submissions"][offset + task_id]
     submission = Submission(entry["name"], Path(entry["path"]), entry.get("students", ""))
-    base = os.environ.get("KIT_KERNEL_USER") or "kitgrader"
+    base = os.environ.get(KERNEL_USER_ENV) or "kitgrader"
     device = manifest.get("device", "cpu")
     # A GPU task keeps the CUDA_VISIBLE_DEVICES Slurm gave it (gpu=None); a CPU task hides GPUs.
     worker = Worker(f"{base}{task_id % TASK_USERS + 1}", None if device == "cuda" else "", device)

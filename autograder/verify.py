@@ -19,16 +19,14 @@ import nbformat
 
 from autograder import pipeline
 from autograder.config import Assignment
+from autograder.contract import MARKERS, NBGRADER_KEY
 from autograder.lint import lint
 
 __all__ = ["generate_release", "leaked_lines", "release_differences", "verify"]
 
 # A line this short ("return x", "pass") can appear in a release by coincidence.
 MIN_LEAK_CHARS = 12
-REGIONS = {
-    "solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
-    "hidden test": ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
-}
+REGIONS = {"solution": MARKERS["solution"], "hidden test": MARKERS["hidden"]}
 
 
 def _region_lines(source: str, begin: str, end: str) -> list[str]:
@@ -63,7 +61,7 @@ def leaked_lines(source: nbformat.NotebookNode, release: nbformat.NotebookNode) 
 
 def _comparable(nb: nbformat.NotebookNode) -> list[tuple]:
     return [
-        (c.cell_type, c.source.strip(), repr(sorted(c.metadata.get("nbgrader", {}).items())))
+        (c.cell_type, c.source.strip(), repr(sorted(c.metadata.get(NBGRADER_KEY, {}).items())))
         for c in nb.cells
     ]
 

@@ -58,6 +58,13 @@ from typing import Any
 
 import numpy as np
 
+from helpers.contract import (
+    ASSIGNMENT_DIR_ENV,
+    GRADING_ENV,
+    INPUTS_DIR_ENV,
+    RECORD_DIR_ENV,
+    RECORD_MIMETYPE,
+)
 from helpers.data.hidden import read_hidden_inputs
 from helpers.predictions import save_predictions
 
@@ -72,14 +79,6 @@ __all__ = [
     "to_recordable",
 ]
 
-RECORD_DIR_ENV = "KIT_RECORD_DIR"
-INPUTS_DIR_ENV = "KIT_GRADING_INPUTS"
-GRADING_ENV = "KIT_GRADING"
-#: Outside the grader: the assignment's config folder (``assignments/<a>``), when the working
-#: folder does not show it.
-ASSIGNMENT_DIR_ENV = "KIT_ASSIGNMENT_DIR"
-#: Display mimetype that tells the grader (at build time) which cell made which record.
-RECORD_MIMETYPE = "application/vnd.kit.record+json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 
 

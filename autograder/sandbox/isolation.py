@@ -18,9 +18,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.contract import KERNEL_USER_ENV
+
 #: The kernel's user; ``KIT_KERNEL_USER`` picks another, so that gradings that run at the same
 #: time (batch workers, several checkouts on one machine) each reap only their own processes.
-DEFAULT_KERNEL_USER = os.environ.get("KIT_KERNEL_USER") or "kitgrader"
+DEFAULT_KERNEL_USER = os.environ.get(KERNEL_USER_ENV) or "kitgrader"
 #: The kernel's launcher, a script run by path (``python -I -S``): it stays beside the package.
 LAUNCHER = Path(__file__).parents[1] / "kernel_launcher.py"
 

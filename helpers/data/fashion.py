@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.contract import DATA_DIR_ENV
+
 __all__ = [
     "CLASSES",
     "THREE_CLASSES",
@@ -111,8 +113,8 @@ def _check_split(split: str) -> None:
 
 def _candidate_dirs(root: str | os.PathLike | None) -> list[Path]:
     bases = [Path(root)] if root is not None else []
-    if os.environ.get("KIT_DATA_DIR"):
-        bases.append(Path(os.environ["KIT_DATA_DIR"]))
+    if os.environ.get(DATA_DIR_ENV):
+        bases.append(Path(os.environ[DATA_DIR_ENV]))
     dirs = []
     for base in bases:
         dirs += [base, base / "fashion-mnist", base / "FashionMNIST" / "raw"]
@@ -121,7 +123,7 @@ def _candidate_dirs(root: str | os.PathLike | None) -> list[Path]:
 
 
 def _download_dir(root: str | os.PathLike | None) -> Path:
-    base = root or os.environ.get("KIT_DATA_DIR") or Path.home() / ".cache" / "kit-data"
+    base = root or os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "kit-data"
     return Path(base)
 
 

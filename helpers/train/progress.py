@@ -13,6 +13,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from helpers.contract import GRADING_ENV
+
 
 def _in_jupyter() -> bool:
     """Whether this code runs in a Jupyter kernel (JupyterLab, papermill), not a terminal."""
@@ -32,7 +34,7 @@ def progress_enabled(progress: bool | None = None) -> bool:
     >>> progress_enabled(False)
     False
     """
-    if os.environ.get("KIT_GRADING", "").strip().lower() in {"1", "true", "yes"}:
+    if os.environ.get(GRADING_ENV, "").strip().lower() in {"1", "true", "yes"}:
         return False
     if progress is not None:
         return bool(progress)
