@@ -4,7 +4,8 @@ One job: make the work folder (the kernel's files, DATA_DIR's copy of the hidden
 grading inputs), run the assembled notebook in it, and hand back what scoring needs
 (:class:`NotebookRun`: the executed notebook, each test cell's outcome, verified handles of the
 records and outputs). ``build`` and ``grade`` both call it, so the expected results and the
-graded ones come from identical conditions.
+graded ones come from identical conditions. (About 400 lines: the work folder's layout, its
+capped file system and the copies into it belong together; its clean-up is NotebookRun's.)
 
 One execution's work folder (``kit-work-*/work``, made by ``run_notebook``, removed after
 scoring; where root may mount, a tmpfs capped at ``limits.disk_mb`` beyond what the grader copies
