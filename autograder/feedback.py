@@ -296,9 +296,17 @@ def write_feedback_page(
     return PageOutcome(page, False, reason)
 
 
+#: How running out of the child's address space shows: Python's MemoryError, the C library's
+#: ENOMEM text (an import's shared object that cannot be mapped), C++'s bad_alloc, or a kill.
+_OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segment", "bad_alloc",
+                  "out of memory")  # fmt: skip
+
+
 def _why(returncode: int, stderr: str, limits: RenderLimits) -> str:
     tail = stderr.strip().splitlines()[-1:] if stderr else []
-    if "MemoryError" in stderr or returncode == -9:
+    # SIGSEGV too: under an address-space limit a C extension that does not check its allocation
+    # crashes rather than raising.
+    if any(sign in stderr for sign in _OUT_OF_MEMORY) or returncode in (-9, -6, -11):
         return f"needed more memory than its {limits.memory_mb:,} MB limit"
     if returncode < 0:
         return f"was stopped by signal {-returncode}"

@@ -283,7 +283,7 @@ def test_a_page_that_cannot_be_rendered_is_replaced_by_a_short_one(tmp_path, bou
     )
     assert not outcome.rendered
     text = (tmp_path / "page.html").read_text()
-    assert reason in text and "results.json" in text
+    assert reason in text and "results.json" in text, outcome.reason
     assert active_content(text) == []
     assert [p.name for p in tmp_path.iterdir() if p.name != "page.html"] == []
 
