@@ -105,7 +105,9 @@ class ObjectCrops:
         return {name: int(n) for name, n in zip(self.classes, per_class, strict=True)}
 
 
-def _square_box(bbox: tuple[int, int, int, int], margin: float) -> tuple[float, float, float, float]:
+def _square_box(
+    bbox: tuple[int, int, int, int], margin: float
+) -> tuple[float, float, float, float]:
     """The square around a VOC box, in PIL's pixel-edge coordinates (left, top, right, bottom).
 
     VOC's box is 1-based with both ends inside the object: pixel columns ``xmin - 1`` to
