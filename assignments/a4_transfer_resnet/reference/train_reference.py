@@ -1,7 +1,7 @@
 """Train the reference fine-tuned ResNet-18 of a4 on the CPU, time it, score it, save it.
 
-    OMP_NUM_THREADS=1 .venv/bin/python assignments/a4_transfer_resnet/reference/train_reference.py \\
-        [--threads 1] [--epochs 8] [--hidden-seed 424242]
+    OMP_NUM_THREADS=1 .venv/bin/python \\
+        assignments/a4_transfer_resnet/reference/train_reference.py [--threads 1] [--epochs 8]
 
 The code is the source notebook's own: this script runs its set-up, data, solution and glue
 cells (``TransferResNet``, ``make_optimizer``, ``train_recipe``, ``save_trained_part``) with
@@ -34,8 +34,12 @@ CELLS = (
 )  # fmt: skip
 
 
-def notebook_namespace() -> dict:
-    """The source notebook's cells ``CELLS`` run in one namespace, training switched off."""
+def notebook_namespace(*, grading: bool = False) -> dict:
+    """The source notebook's cells ``CELLS`` run in one namespace, training switched off.
+
+    ``grading=True`` runs them as the autograder does (``GRADING = True``: no training data is
+    read, and the final-model cell loads ``finetuned_resnet.pt`` from the working directory).
+    """
     cells = {
         c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"])
         for c in json.loads(NOTEBOOK.read_text())["cells"]
@@ -46,6 +50,8 @@ def notebook_namespace() -> dict:
         if grade_id == "final_model":
             namespace["TRAINING_ALLOWED"] = False  # define its functions, train nothing
         exec(compile(cells[grade_id], f"{NOTEBOOK.name}:{grade_id}", "exec"), namespace)
+        if grade_id == "parameters":
+            namespace["GRADING"] = grading
     return namespace
 
 
