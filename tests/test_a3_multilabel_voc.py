@@ -318,7 +318,8 @@ def _scored_csv(tmp_path: Path, text: str | None):
     ids, labels = read_hidden_labels(tmp_path / "lab")
     scores = labels.clip(0) + np.random.default_rng(0).normal(0, 0.8, labels.shape)
     out = tmp_path / "out"
-    right = save_predictions(out / "my_predictions.csv", ids, scores, class_names=list("abcdefgh"))
+    names = (tmp_path / "lab" / "labels.csv").read_text().splitlines()[0].split(",")[1:]
+    right = save_predictions(out / "my_predictions.csv", ids, scores, class_names=names)
     right_text = right.read_text()
     if text is not None:
         right.write_text(text)
@@ -357,3 +358,15 @@ def test_a_broken_predictions_file_gets_a_plain_message(tmp_path, edit, message)
     outcome, value, _ = _scored_csv(tmp_path / "b", broken)
     assert value is None and outcome.score == 0 and outcome.max_score == 12.0
     assert re.search(message, outcome.output), outcome.output
+
+
+def test_columns_in_another_order_are_matched_by_class_name(tmp_path):
+    """Does a predictions file whose class columns come in another order (named in its header)
+    score as the ordered one, rather than each column being scored against another class?"""
+    _, value, text = _scored_csv(tmp_path / "a", None)
+    rows = [line.split(",") for line in text.splitlines()]
+    names = rows[0][1:]
+    header = ["id", *(names[k] for k in range(len(names) - 1, -1, -1))]
+    lines = [",".join(header)] + [",".join([r[0], *r[:0:-1]]) for r in rows[1:]]
+    _, reordered, _ = _scored_csv(tmp_path / "b", "\n".join(lines) + "\n")
+    assert value is not None and reordered == value
