@@ -370,3 +370,44 @@ def test_columns_in_another_order_are_matched_by_class_name(tmp_path):
     lines = [",".join(header)] + [",".join([r[0], *r[:0:-1]]) for r in rows[1:]]
     _, reordered, _ = _scored_csv(tmp_path / "b", "\n".join(lines) + "\n")
     assert value is not None and reordered == value
+
+
+EDIT_PREDICTIONS = """from pathlib import Path
+_path = Path(OUTPUT_DIR) / "my_predictions.csv"
+_header, *_rows = _path.read_text().splitlines()
+{edit}
+_path.write_text("\\n".join([_header, *_rows]) + "\\n")
+"""
+
+
+@pytest.mark.slow
+def test_graded_submission_with_a_rewritten_predictions_file(tmp_path, monkeypatch):
+    """Graded for real (bundle, sandboxed kernel, scoring): does the reference submission with a
+    last cell of its own that shuffles the rows of my_predictions.csv keep full marks, and one
+    whose last cell cuts 5 rows off lose the performance points only, with a message that says
+    what is wrong?"""
+    from autograder import pipeline
+
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment(NAME, ROOT)
+    pipeline.build(assignment, device="cpu")
+    outcomes = {}
+    for case, edit in [
+        ("shuffled", "import random; random.Random(3).shuffle(_rows)"),
+        ("truncated", "_rows = _rows[:-5]"),
+    ]:
+        folder = pipeline.write_submission(
+            assignment, tmp_path / case, assignment.source_dir, reference_files=True
+        )
+        notebook = folder / f"{NAME}.ipynb"
+        nb = nbformat.read(notebook, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(EDIT_PREDICTIONS.format(edit=edit)))
+        nbformat.write(nb, notebook)
+        results = pipeline.grade(assignment, folder, device="cpu").results
+        outcomes[case] = {t["name"]: (t["score"], t["max_score"], t["output"])
+                          for t in results["tests"] if t["max_score"] > 0}  # fmt: skip
+    band = "Your network: mAP on the hidden test set"
+    assert all(score == top for score, top, _ in outcomes["shuffled"].values()), outcomes
+    truncated = outcomes["truncated"]
+    assert truncated[band][0] == 0 and "5 ids are missing" in truncated[band][2], truncated[band]
+    assert all(score == top for name, (score, top, _) in truncated.items() if name != band)
