@@ -109,6 +109,10 @@ def _handout_bundle(assignment: Assignment, name: str, folder: Path) -> list[str
     if "root" in spec:
         spec["root"] = assignment.root / spec["root"]
     try:
+        if spec["dataset"] == "synthetic" and "root" not in spec:  # [hidden_data] generate
+            from helpers.data.synthetic import synthetic_voc
+
+            spec["root"] = synthetic_voc()  # the public tree: its train split stands in
         prepare_hidden_split(
             spec.pop("dataset"), folder / "hidden" / "inputs", folder / "hidden" / "labels",
             split="train", limit=STAND_IN_IMAGES, seed=secrets.randbits(32), **spec,
