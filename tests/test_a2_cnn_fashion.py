@@ -115,10 +115,13 @@ def test_init_weights_test_cell_writes_no_warning():
     ("answer_id", "test_id", "planted", "needs_data"),
     [
         ("class_accuracies", "test_class_accuracies",
+         "from helpers.metrics import per_class_accuracy\n"
          "def class_accuracies(predicted, labels, num_classes):\n"
-         "    return per_class_accuracy(predicted, labels, num_classes).numpy().astype(float)\n",
+         "    return per_class_accuracy(torch.as_tensor(predicted), torch.as_tensor(labels),\n"
+         "                              num_classes).numpy().astype(float)\n",
          False),
         ("to_three_class_labels", "test_to_three_class_labels",
+         "from helpers.data import THREE_CLASS_OF\n"
          "def to_three_class_labels(labels):\n    return THREE_CLASS_OF[np.asarray(labels)]\n",
          True),
     ],
@@ -126,13 +129,59 @@ def test_init_weights_test_cell_writes_no_warning():
 def test_an_answer_that_calls_the_kits_own_helper_loses_the_points(
     answer_id, test_id, planted, needs_data
 ):
-    """Does an exercise answered by calling the kit's ready-made helper (which the set-up cell
-    once imported) lose the test cell's points?"""
+    """Does an exercise answered by importing the kit's ready-made helper (which the set-up cell
+    once imported, and the student wheel once held) lose the test cell's points?"""
     before = [("setup", None), *([("data", None)] if needs_data else [])]
     reference_error, expected = _run_cells([*before, (answer_id, None), (test_id, None)])
     assert reference_error is None, repr(reference_error)
     error, got = _run_cells([*before, (answer_id, planted), (test_id, None)])
     assert error is not None or not _same_records(got, expected)
+
+
+def _reference(grade_id: str, name: str):
+    """The function ``name`` as the source's answer cell ``grade_id`` defines it (the instructor's
+    solution: the kit students install has no version of it)."""
+    (cell,) = [c for c in _code_cells(SOURCE) if c.metadata["nbgrader"]["grade_id"] == grade_id]
+    namespace = {"np": np}
+    exec(compile(cell.source, f"{NAME}:{grade_id}", "exec"), namespace)
+    return namespace[name]
+
+
+def test_reference_three_class_labels_follow_the_course_table():
+    """Does the source's to_three_class_labels map the 10 classes as part 3 says?"""
+    from helpers.data import CLASSES
+
+    three = _reference("to_three_class_labels", "to_three_class_labels")(np.arange(10))
+    assert three.dtype == np.int64
+    assert dict(zip(CLASSES, three.tolist(), strict=True)) == {
+        "T-shirt/top": 0, "Trouser": 0, "Pullover": 0, "Dress": 0, "Coat": 0, "Shirt": 0,
+        "Sandal": 1, "Sneaker": 1, "Ankle boot": 1, "Bag": 2,
+    }  # fmt: skip
+
+
+def test_reference_scramble_moves_whole_tiles_the_same_way_for_every_image():
+    """Does the source's scramble_images, with part 3's tile order, put every 7x7 tile of an
+    image at one fixed other place, the same for every image?"""
+    from helpers.data import fashion_mnist
+
+    scramble_images = _reference("scramble_images", "scramble_images")
+    images = fashion_mnist("test").images[:50]
+    scrambled = scramble_images(images, np.random.default_rng(0).permutation(16))
+    assert scrambled.shape == images.shape and scrambled.dtype == np.uint8
+
+    def tiles(img):
+        corners = [(r, c) for r in range(0, 28, 7) for c in range(0, 28, 7)]
+        return [img[r : r + 7, c : c + 7].tobytes() for r, c in corners]
+
+    first_places = None
+    for original, mixed in zip(images, scrambled, strict=True):
+        if len(set(tiles(original))) < 16:
+            continue  # repeated (e.g. all-black) tiles have no single place
+        places = [tiles(original).index(t) for t in tiles(mixed)]
+        assert sorted(places) == list(range(16))
+        first_places = first_places or places
+        assert places == first_places
+    assert first_places is not None and first_places != list(range(16))
 
 
 def test_grading_inputs_are_what_the_docstrings_promise():
