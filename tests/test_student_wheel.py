@@ -158,8 +158,9 @@ def test_no_exercise_can_be_imported_from_the_wheel(wheel):
 
 @pytest.mark.slow
 def test_check_runs_from_the_wheel_and_the_handout_alone(tmp_path):
-    """On a machine with only the handout and the wheel, does `python -m autograder check` run
-    the blank notebook and say which tests are not written yet?
+    """On a machine with only the handout and the wheel, does `python -m autograder check
+    NOTEBOOK` (no other argument) find the assignment, run the blank notebook and say which
+    tests are not written yet?
 
     Packages cannot be downloaded here, so the new venv sees the kit's site-packages (torch,
     papermill, ...) through a path file, which adds that folder but runs none of its own path
@@ -197,7 +198,7 @@ def test_check_runs_from_the_wheel_and_the_handout_alone(tmp_path):
     assert all(Path(p).is_relative_to(venv) for p in where), where
 
     run = subprocess.run(
-        [python, "-m", "autograder", "check", "a1_mlp_numpy.ipynb", "--root", "kit"],
+        [python, "-m", "autograder", "check", "a1_mlp_numpy.ipynb"],  # no --root: kit/ is beside
         cwd=handout,
         env=env,
         capture_output=True,
