@@ -184,6 +184,70 @@ def test_reference_scramble_moves_whole_tiles_the_same_way_for_every_image():
     assert first_places is not None and first_places != list(range(16))
 
 
+#: The study network as a2 first had it: four convolutions and one linear layer (the course's
+#: "5-layer CNN" has five convolutional layers).
+FOUR_CONV_CNN = """\
+class FiveLayerCNN(nn.Module):
+    def __init__(self, num_classes=10, *, pooling="max", kernel_size=3, channels="constant",
+                 width=16):
+        super().__init__()
+        if pooling not in ("max", "avg", "gap"):
+            raise ValueError(f"pooling must be 'max', 'avg' or 'gap', not {pooling!r}.")
+        if channels not in ("constant", "double"):
+            raise ValueError(f"channels must be 'constant' or 'double', not {channels!r}.")
+        c = [width] * 4 if channels == "constant" else [width * 2**i for i in range(4)]
+        pool = nn.AvgPool2d if pooling == "avg" else nn.MaxPool2d
+        layers, c_in = [], 1
+        for i, c_out in enumerate(c):
+            layers += [nn.Conv2d(c_in, c_out, kernel_size, padding="same"), nn.ReLU()]
+            if i in (1, 3):
+                layers.append(pool(2))
+            c_in = c_out
+        if pooling == "gap":
+            layers.append(nn.AdaptiveAvgPool2d(1))
+        layers.append(nn.Flatten())
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(c[3] if pooling == "gap" else c[3] * 7 * 7, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+"""
+
+
+def test_a_four_convolution_study_network_loses_the_points():
+    """Does the study network a2 once asked for (4 conv + 1 linear, which its tests passed) now
+    fail test_five_layer_cnn, and the five-convolution reference pass it?"""
+    cells = [("setup", None), ("five_layer_cnn", None), ("test_five_layer_cnn", None)]
+    error, expected = _run_cells(cells)
+    assert error is None, repr(error)
+    assert len(expected) == 18  # 3 poolings x 3 kernel sizes x 2 channel plans
+    error, got = _run_cells([cells[0], ("five_layer_cnn", FOUR_CONV_CNN), cells[2]])
+    assert error is not None or not _same_records(got, expected)
+
+
+def test_written_answers_are_in_the_notebook_with_points_and_pending_in_the_results():
+    """Does every report question of a2 have a written-answer cell with points and a rubric
+    that fits them (25 points in all), listed in results.json as pending manual grading with its
+    maximum, and does the report template no longer ask the questions?"""
+    from autograder.report import results_json
+    from autograder.rubric import pending_outcomes, read_answers, rubric_problems
+
+    answers = read_answers(SOURCE.parent, [SOURCE.name])
+    assert [(a.grade_id, a.points) for a in answers] == [
+        ("q1_basenet_fit", 2), ("q2_basenet_confusions", 2), ("q3_ablation", 3),
+        ("q4_hardest_classes", 2), ("q5_pooling", 3), ("q6_initialisation", 3),
+        ("q7_kernels_channels", 3), ("q8_cnn_features", 2), ("q9_three_classes", 2),
+        ("q10_scrambled", 3),
+    ]  # fmt: skip
+    assert [p for a in answers for p in rubric_problems(a)] == []
+    results = results_json(pending_outcomes(answers), notices=[], execution_time=1.0)
+    pending = [t for t in results["tests"] if "written answer" in t["name"]]
+    assert pending[-1]["name"] == "q10_scrambled (written answer, 3 points, graded by hand)"
+    assert "Written answers, graded by hand: 25 more points, pending" in results["output"]
+    template = (CONFIG_DIR / "report_template.md").read_text()
+    assert "?" not in template, "the report template asks a question the notebook asks"
+
+
 def test_grading_inputs_are_what_the_docstrings_promise():
     """Are the hidden tests' inputs valid for a2's functions (lint checks that each exists)?"""
     make_inputs = _module(CONFIG_DIR / "grading_inputs.py", "a2_grading_inputs").make_inputs
@@ -371,7 +435,7 @@ def test_five_layer_cnn_takes_2x2_kernels_and_the_hidden_test_checks_them():
     exec(compile(by_id["five_layer_cnn"].source, "five_layer_cnn", "exec"),
          {"nn": nn, "torch": torch, **namespace}, namespace)  # fmt: skip
     features = namespace["FiveLayerCNN"](kernel_size=2, width=4).features
-    assert tuple(features(torch.zeros(1, 1, 28, 28)).shape) == (1, 4 * 7 * 7)
+    assert tuple(features(torch.zeros(1, 1, 28, 28)).shape) == (1, 4 * 3 * 3)
     assert '"kernel_size": 2' in by_id["five_layer_study"].source, "the study runs 2x2 kernels"
     planted = by_id["five_layer_cnn"].source
     assert 'padding="same"' in planted
