@@ -73,15 +73,23 @@ def candidate_roots(notebook: Path, root: Path | None = None) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def _assignments_in(kit: Path) -> tuple[list[Assignment], list[str]]:
+    """The assignments under ``kit/assignments/``, and a sentence for each ``assignment.toml``
+    there that cannot be read."""
+    found, unreadable = [], []
+    for config in sorted((kit / "assignments").glob("*/assignment.toml")):
+        try:
+            found.append(load_assignment(config.parent.name, kit))
+        except (ConfigError, OSError) as error:
+            unreadable.append(f"{config} could not be read ({error})")
+    return found, unreadable
+
+
 def find_assignment(notebook: Path, root: Path | None) -> Assignment | None:
     """The assignment that names this notebook's file, in the first of
     :func:`candidate_roots` that has one (None: none has)."""
     for kit in candidate_roots(notebook, root):
-        for config in sorted((kit / "assignments").glob("*/assignment.toml")):
-            try:
-                assignment = load_assignment(config.parent.name, kit)
-            except ConfigError:
-                continue  # another assignment's broken file is not this student's problem
+        for assignment in _assignments_in(kit)[0]:
             if Path(notebook).name in assignment.notebooks:
                 return assignment
     return None
@@ -89,31 +97,27 @@ def find_assignment(notebook: Path, root: Path | None) -> Assignment | None:
 
 def _not_found(notebook: Path, root: Path | None) -> str:
     """Why no assignment was found for ``notebook``, where check looked, and what to do."""
-    kits = [p for p in candidate_roots(notebook, root) if (p / "assignments").is_dir()]
-    names = sorted({n for kit in kits for c in (kit / "assignments").glob("*/assignment.toml")
-                    for n in _notebook_names(c)})  # fmt: skip
+    names, unreadable = set(), []
+    for kit in candidate_roots(notebook, root):
+        assignments, problems = _assignments_in(kit)
+        names |= {n for a in assignments for n in a.notebooks}
+        unreadable += problems
     if root is not None:
         where = f"{Path(root) / 'assignments'} (--root)"
     else:
         where = (f"{Path(notebook).resolve().parent / HANDOUT_KIT}/assignments/ (the handout's "
                  f"kit/ folder beside the notebook), a kit folder above the notebook, and "
                  f"{Path.cwd()}")  # fmt: skip
-    known = (f" The assignments found there name these notebooks: {', '.join(names)}; keep the "
-             "name your notebook had in the handout." if names else "")  # fmt: skip
+    known = (f" The assignments found there name these notebooks: {', '.join(sorted(names))}; "
+             "keep the name your notebook had in the handout." if names else "")  # fmt: skip
+    broken = (f" {'; '.join(unreadable)}: take that file again from the handout."
+              if unreadable else "")  # fmt: skip
     return (
         f"Found no assignment whose notebook is named {Path(notebook).name}. check looked for "
-        f"assignments/<assignment>/assignment.toml in {where}.{known} To fix it: keep the "
-        "notebook in the handout folder, next to its kit/ folder, and run check there; or pass "
-        "--root with the folder that holds assignments/."
+        f"assignments/<assignment>/assignment.toml in {where}.{broken}{known} To fix it: keep "
+        "the notebook in the handout folder, next to its kit/ folder, and run check there; or "
+        "pass --root with the folder that holds assignments/."
     )
-
-
-def _notebook_names(config: Path) -> list[str]:
-    """The notebooks an ``assignment.toml`` names (none when it cannot be read)."""
-    try:
-        return list(load_assignment(config.parent.name, config.parents[2]).notebooks)
-    except ConfigError:
-        return []
 
 
 def unanswered(notebook: nbformat.NotebookNode) -> list[str]:

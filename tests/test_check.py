@@ -347,3 +347,17 @@ def test_without_any_kit_check_says_where_it_looked_and_what_to_do(tmp_path, mon
     out = capsys.readouterr().out
     assert str(tmp_path / "downloads" / "kit") in out
     assert "kit/" in out and "--root" in out and "Traceback" not in out
+
+
+def test_a_broken_assignment_toml_beside_the_notebook_is_named(tmp_path, monkeypatch, capsys):
+    """When the handout's assignment.toml cannot be read (a student edited it), does check
+    name the file and what is wrong, instead of saying there is no assignment at all?"""
+    from autograder.check import check
+
+    notebook = _handout_layout(tmp_path / "handout")
+    config = tmp_path / "handout" / "kit" / "assignments" / toy.NAME / "assignment.toml"
+    config.write_text(config.read_text().replace("[assignment]", "[assignment\n", 1))
+    monkeypatch.chdir(tmp_path)
+    assert check(notebook) == 1
+    out = capsys.readouterr().out
+    assert f"{config} could not be read" in out and "Traceback" not in out
