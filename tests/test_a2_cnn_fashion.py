@@ -111,6 +111,18 @@ def test_init_weights_test_cell_writes_no_warning():
     assert error is None, repr(error)
 
 
+def test_five_layer_cnn_visible_tests_write_no_warning():
+    """Does test_five_layer_cnn's visible part (what Validate runs in the release) run without a
+    warning? torch warns on stderr for an even kernel with padding="same", and Validate counts
+    any stderr output of a graded cell as a failure."""
+    (cell,) = [c for c in _code_cells(SOURCE)
+               if c.metadata["nbgrader"]["grade_id"] == "test_five_layer_cnn"]  # fmt: skip
+    visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    error, _ = _run_cells([("setup", None), ("five_layer_cnn", None),
+                           ("test_five_layer_cnn", visible)], warnings_as_errors=True)  # fmt: skip
+    assert error is None, repr(error)
+
+
 @pytest.mark.parametrize(
     ("answer_id", "test_id", "planted", "needs_data"),
     [
