@@ -42,7 +42,7 @@ def _inputs(seed: int = 2024) -> dict[str, np.ndarray]:
     return make_inputs(np.random.default_rng(seed))
 
 
-def _run_cells(cells: list[tuple[str, str | None]]):
+def _run_cells(cells: list[tuple[str, str | None]], **parameters):
     """Run source cells in this process as the grader's kernel would (``GRADING = True``, the
     public draw of the hidden inputs): ``cells`` lists ``(grade_id, replacement or None)``.
     Returns ``(error, records)``: the exception raised (None when every cell ran) and what the
@@ -59,7 +59,7 @@ def _run_cells(cells: list[tuple[str, str | None]]):
     def record(name, value, **_tolerances):
         records[name] = to_recordable(value)
 
-    namespace: dict = {"GRADING": True, "DEVICE": "cpu", "SEED": 0, "DATA_DIR": None}
+    namespace: dict = {"GRADING": True, "DEVICE": "cpu", "SEED": 0, "DATA_DIR": None, **parameters}
     try:
         for grade_id, replacement in cells:
             source = by_id[grade_id].source if replacement is None else replacement
@@ -68,7 +68,7 @@ def _run_cells(cells: list[tuple[str, str | None]]):
                 namespace.update(record=record, grading_input=lambda name: inputs[name].copy())
     except Exception as error:  # a failing cell is the outcome measured here
         return error, records
-    return None, records
+    return None, records if not parameters.get("return_namespace") else namespace
 
 
 BEFORE = [("setup", None), ("settings", None), ("data", None)]
@@ -429,3 +429,24 @@ def test_check_tries_the_prediction_cell_on_the_public_training_scenes(tmp_path)
     ids, images = read_hidden_inputs(tmp_path / "hidden" / "inputs")
     _, labels = read_hidden_labels(tmp_path / "hidden" / "labels")
     assert len(ids) == len(images) == STAND_IN_IMAGES and labels.shape == (STAND_IN_IMAGES, 8)
+
+
+def test_data_cell_reads_class_names_from_the_tree_it_is_given(tmp_path):
+    """Given DATA_DIR (a VOC-layout tree, here one whose test split is empty, as real VOC 2007
+    is without its test tar), does the data cell take the class names and counts from the tree
+    and let the validation split stand in for the missing test split?"""
+    from helpers.data.synthetic import make_synthetic_voc
+
+    tree = make_synthetic_voc(tmp_path / "tree", seed=4, train=6, val=4, test=0)
+    (tree / "classes.txt").write_text("".join(f"kind{k}\n" for k in range(8)))
+    for xml in (tree / "Annotations").glob("*.xml"):  # rename the classes as another data set would
+        text = xml.read_text()
+        for k, name in enumerate(["circle", "ring", "crescent", "triangle", "square", "hexagon",
+                                  "star", "cross"]):  # fmt: skip
+            text = text.replace(f"<name>{name}</name>", f"<name>kind{k}</name>")
+        xml.write_text(text)
+    error, namespace = _run_cells(BEFORE, GRADING=False, DATA_DIR=str(tree), return_namespace=True)
+    assert error is None, repr(error)
+    assert namespace["CLASSES"] == tuple(f"kind{k}" for k in range(8))
+    assert namespace["test_data"] is namespace["val_data"]
+    assert namespace["train_data"].images.shape == (6, 3, 64, 64)
