@@ -65,6 +65,7 @@ import resource
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 
@@ -95,6 +96,10 @@ _SYSCALLS = {  # machine -> (keyctl, mount_setattr)
     "x86_64": (250, 442),
     "aarch64": (219, 442),
 }
+#: NVIDIA's character devices (the driver's NV_MAJOR_DEVICE_NUMBER): ``/dev/nvidia<minor>`` per
+#: GPU, minors 254 and 255 its control nodes (``nvidia-modeset``, ``nvidiactl``).
+NVIDIA_MAJOR = 195
+NVIDIA_CONTROL_MINORS = 254
 #: At most this many leftover processes are written down when the kernel exits.
 CENSUS_MAX = 50
 
@@ -228,6 +233,139 @@ def join_cgroup(procs_file: str) -> None:
         f.write(str(os.getpid()))
 
 
+def hide(path: str, empty_fd: int | None) -> None:
+    """Cover one hidden path: a folder by an empty root-only tmpfs (listing it fails, files under
+    it do not exist), a file by a read-only bind of the empty file ``empty_fd`` (reads as
+    empty, writes fail). A path that no longer exists lies under a folder already covered."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k")
+    elif os.path.lexists(path):
+        empty = "/dev/null" if empty_fd is None else f"/proc/self/fd/{empty_fd}"
+        mount(empty, path, None, MS_BIND, None)
+        mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+
+
+def bind_back(path: str, fd: int, *, writable: bool, root_read_only: bool) -> None:
+    """Put a kept folder (``fd``, opened before any mount) back at ``path`` and close ``fd``.
+
+    A writable one is always bound (the rest of the tree is read-only); a read-only one only
+    where a cover made it vanish.
+    """
+    try:
+        seen, wanted = os.stat(path), os.fstat(fd)
+        reachable = (seen.st_dev, seen.st_ino) == (wanted.st_dev, wanted.st_ino)
+    except OSError:
+        reachable = False
+    if not reachable:
+        # Rebuild the way down inside the covering tmpfs; 0711: traversable, not listable.
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            step = "/" + "/".join(parts[:depth])
+            if not os.path.isdir(step):
+                os.mkdir(step, 0o711)
+    if not reachable or writable:
+        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+    if writable and root_read_only:
+        set_read_only(path, False)
+    os.close(fd)
+
+
+def _withheld(name: str, info: os.stat_result, keep_minors: list[int]) -> bool:
+    """Is this device-folder entry one the kernel must not have (see :func:`rebuild_devices`)?
+
+    >>> _withheld("null", os.stat("/dev/null"), [1]), _withheld("nvidia-uvm", os.stat("/"), [])
+    (False, True)
+    """
+    if stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == NVIDIA_MAJOR:
+        minor = os.minor(info.st_rdev)
+        return minor not in keep_minors if minor < NVIDIA_CONTROL_MINORS else not keep_minors
+    # With no GPU kept: the control nodes of other majors too (nvidia-uvm, nvidia-uvm-tools)
+    # and the MIG capability nodes (the folder nvidia-caps).
+    return not keep_minors and name.startswith("nvidia")
+
+
+def _copy_device_folder(old: int, path: str, old_dev: int, keep_minors: list[int], depth=0):
+    """Fill the fresh folder ``path`` with the entries of ``old`` (a descriptor of the folder
+    it covers), leaving out what :func:`_withheld` names: device nodes made anew (same number,
+    owner and mode), links copied, sub-folders walked, and folders that are mount points of
+    their own (``pts``, the private ``shm``, ``mqueue``), files, sockets and pipes bound."""
+    for name in sorted(os.listdir(old)):
+        try:
+            info = os.stat(name, dir_fd=old, follow_symlinks=False)
+        except OSError:  # gone meanwhile
+            continue
+        if _withheld(name, info, keep_minors):
+            continue
+        target = os.path.join(path, name)
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISLNK(info.st_mode):
+            os.symlink(os.readlink(name, dir_fd=old), target)
+        elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+            os.mknod(target, info.st_mode, info.st_rdev)
+        elif stat.S_ISDIR(info.st_mode):
+            os.mkdir(target)
+            if info.st_dev != old_dev or depth >= 8:
+                mount(f"/proc/self/fd/{old}/{name}", target, None, MS_BIND | MS_REC, None)
+            else:
+                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                sub = os.open(name, flags, dir_fd=old)
+                try:
+                    _copy_device_folder(sub, target, old_dev, keep_minors, depth + 1)
+                finally:
+                    os.close(sub)
+        else:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            mount(f"/proc/self/fd/{old}/{name}", target, None, MS_BIND, None)
+        if not stat.S_ISLNK(info.st_mode):
+            os.chmod(target, mode)
+        os.chown(target, info.st_uid, info.st_gid, follow_symlinks=False)
+
+
+def rebuild_devices(gpu: dict) -> None:
+    """Step 5b: the device folder again, without the GPUs that are not the kernel's.
+
+    ``gpu["dev_root"]`` (``/dev``; a fake folder in tests) is covered by a fresh tmpfs holding
+    everything the old one held except the device nodes of NVIDIA GPUs (major 195, minors
+    below 254) whose minor is not in ``gpu["keep_minors"]``; with no GPU kept, NVIDIA's
+    control nodes go too. A node that does not exist cannot be opened, whatever
+    ``CUDA_VISIBLE_DEVICES`` says, and the kernel user can make none (no ``CAP_MKNOD``; the
+    folder is read-only). The new folder is read-only; mounts below it keep their own flags.
+    """
+    root = gpu["dev_root"]
+    old = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        info = os.fstat(old)
+        mode = stat.S_IMODE(info.st_mode)
+        mount("tmpfs", root, "tmpfs", MS_NOSUID, f"mode={mode:o},size=1m")
+        _copy_device_folder(old, root, info.st_dev, gpu.get("keep_minors", []))
+        os.chown(root, info.st_uid, info.st_gid)
+        mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, None)
+    finally:
+        os.close(old)
+
+
+def mask_gpu_information(gpu: dict) -> None:
+    """In the namespace's fresh ``/proc``: ``driver/nvidia/gpus`` lists the kept GPUs only.
+
+    The driver shows a folder per GPU there (model, UUID, bus address); the other GPUs' folders
+    are left out of a read-only tmpfs over it, as NVIDIA's container runtime does.
+    """
+    path = gpu.get("proc_gpus")
+    if not path or not os.path.isdir(path):
+        return
+    old = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        present = set(os.listdir(old))
+        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=64k")
+        for bus in gpu.get("keep_buses", []):
+            if bus in present and "/" not in bus:
+                os.mkdir(os.path.join(path, bus))
+                mount(f"/proc/self/fd/{old}/{bus}", os.path.join(path, bus), None, MS_BIND, None)
+        mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    finally:
+        os.close(old)
+
+
 def build_mounts(settings: dict) -> int | None:
     """Steps 3 to 5 of the module docstring, inside a fresh mount namespace.
 
@@ -263,37 +401,23 @@ def build_mounts(settings: dict) -> int | None:
             mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777{size}")
     if os.path.isdir("/dev/mqueue"):  # POSIX message queues of the new IPC namespace only
         mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-    for hidden in settings.get("hide", []):
-        if os.path.isdir(hidden) and not os.path.islink(hidden):
-            mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k")
-        elif os.path.lexists(hidden) and not os.path.isdir(hidden):
-            # An empty regular file, read-only: reads as empty, writes fail, stat shows a file.
-            empty = "/dev/null" if empty_fd is None else f"/proc/self/fd/{empty_fd}"
-            mount(empty, hidden, None, MS_BIND, None)
-            mount(None, hidden, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
-        # A path that no longer exists lies under a folder already covered above.
-    if empty_fd is not None:
-        os.close(empty_fd)
+    # A bind brings a kept folder back as it was before any cover was made in it, so hidden
+    # paths are covered after the binds, in the tree as the kernel will see it; only a hidden
+    # folder that holds a kept one is covered before (the way down is then rebuilt in it).
+    hidden = settings.get("hide", [])
+    holding = [h for h in hidden if any(_is_under(k, h) for k in keep_fds)]
+    for path in holding:
+        hide(path, empty_fd)
     os.umask(0o022)
     for path, fd in keep_fds.items():
-        try:
-            seen = os.stat(path)
-            wanted = os.fstat(fd)
-            reachable = (seen.st_dev, seen.st_ino) == (wanted.st_dev, wanted.st_ino)
-        except OSError:
-            reachable = False
-        if not reachable:
-            # Rebuild the way down inside the covering tmpfs; 0711: traversable, not listable.
-            parts = path.strip("/").split("/")
-            for depth in range(1, len(parts) + 1):
-                step = "/" + "/".join(parts[:depth])
-                if not os.path.isdir(step):
-                    os.mkdir(step, 0o711)
-        if not reachable or path in writable:
-            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
-        if path in writable and root_read_only:
-            set_read_only(path, False)
-        os.close(fd)
+        bind_back(path, fd, writable=path in writable, root_read_only=root_read_only)
+    if settings.get("gpu_devices"):
+        rebuild_devices(settings["gpu_devices"])
+    for path in hidden:
+        if path not in holding:
+            hide(path, empty_fd)
+    if empty_fd is not None:
+        os.close(empty_fd)
     return census_fd
 
 
@@ -387,6 +511,8 @@ def run_init(
     """
     # hidepid=2: a process of the kernel user cannot even see that init (root) exists.
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+    if settings.get("gpu_devices"):
+        mask_gpu_information(settings["gpu_devices"])
     wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_write)  # SIGCHLD wakes the select below
     signal.signal(signal.SIGCHLD, lambda *_: None)
