@@ -3,12 +3,13 @@
 :func:`grade_one` runs ``python -m autograder grade`` (the command a Gradescope container runs)
 for one submission, as one :class:`Worker`: its own kernel user (``KIT_KERNEL_USER``, so the
 reaper of one worker never ends another's kernel) and the GPU its kernel may see
-(``CUDA_VISIBLE_DEVICES``). It writes ``<out>/<submission>/``: ``results.json`` (by the grader,
-atomically), ``feedback/``, ``grade.log`` (the grader's console) and, last, ``status.json``
-(:class:`Outcome`). A submission counts as graded (:func:`is_graded`) only when its
-``status.json`` says exit code 0 or 1 and its ``results.json`` is there, so an interrupted run
-loses nothing already written. Results are read as JSON only (:func:`read_json`: no link
-followed, size bounded), never unpickled.
+(``CUDA_VISIBLE_DEVICES``, and ``KIT_KERNEL_GPUS``: the kernel's ``/dev`` holds no other GPU's
+device node, :mod:`autograder.sandbox.gpus`). It writes ``<out>/<submission>/``:
+``results.json`` (by the grader, atomically), ``feedback/``, ``grade.log`` (the grader's
+console) and, last, ``status.json`` (:class:`Outcome`). A submission counts as graded
+(:func:`is_graded`) only when its ``status.json`` says exit code 0 or 1 and its
+``results.json`` is there, so an interrupted run loses nothing already written. Results are
+read as JSON only (:func:`read_json`: no link followed, size bounded), never unpickled.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from autograder.contract import HIDE_ENV, KERNEL_USER_ENV
 from autograder.report import write_atomic
+from autograder.sandbox.gpus import KERNEL_GPUS_ENV
 
 __all__ = [
     "GRADED_CODES",
@@ -192,6 +194,9 @@ def grade_one(
         env[HIDE_ENV] = os.pathsep.join([*hide, *filter(None, [os.environ.get(HIDE_ENV)])])
         if worker.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = worker.gpu
+            # ... and its kernel keeps no other GPU's device node (the variable steers CUDA,
+            # the student's code can change it; see autograder.sandbox.gpus).
+            env[KERNEL_GPUS_ENV] = worker.gpu
         command = grader_command(assignment, submission, folder, device=worker.device, root=root)
         with open(folder / LOG, "wb") as log:
             # Own session: a timeout can end the child's whole group without touching ours.

@@ -16,14 +16,19 @@ Steps, in order, when the settings ask for isolation (the grader runs as root):
 3. the whole tree made read-only, recursively (``mount_setattr``), then a fresh size-bounded
    tmpfs over every world-writable place (``/tmp``, ``/var/tmp``, ``/run/lock``, ``/dev/shm``,
    any other the grader found): nothing one submission leaves there reaches the next;
-4. every hidden directory covered by an empty tmpfs (mode 0711, owned by root: listing it fails,
-   and files under it do not exist), every hidden file by a read-only bind of an empty file;
-5. the paths the kernel needs bound back in place from a descriptor opened before the mounts:
+4. the paths the kernel needs bound back in place from a descriptor opened before the mounts:
    its working directory and run directory writable, the rest (its Python) read-only;
-6. a ``fork``: the child is process 1 of the new PID namespace (``init`` below). It mounts a
+5. with a GPU in the machine and the kernel given some or none of them, ``/dev`` rebuilt
+   without the other GPUs' device nodes (:func:`rebuild_devices`);
+6. every hidden directory covered by an empty tmpfs (mode 0711, owned by root: listing it fails,
+   and files under it do not exist), every hidden file by a read-only bind of an empty file.
+   After the binds of step 4, which would otherwise bring back what was covered inside a kept
+   folder; only a hidden folder that holds a kept one is covered before them;
+7. a ``fork``: the child is process 1 of the new PID namespace (``init`` below). It mounts a
    fresh ``/proc`` (``hidepid=2``: the kernel sees only its own user's processes of this run,
-   never the host's command lines), and forks the kernel: resource limits, ``no_new_privs``, the
-   switch to the unprivileged user, a fresh session keyring, and ``execve``.
+   never the host's command lines; ``driver/nvidia/gpus`` lists only the kernel's GPUs), and
+   forks the kernel: resource limits, ``no_new_privs``, the switch to the unprivileged user, a
+   fresh session keyring, and ``execve``.
 
 Process layout of an isolated kernel, and why::
 
@@ -39,7 +44,7 @@ then exits, which ends every process of the namespace at once. The launcher exit
 kernel's status, so the kernel manager sees the kernel die; it also ends init if the grader dies
 (init has ``PR_SET_PDEATHSIG``), so nothing outlives the grader.
 
-Without namespaces (a container without CAP_SYS_ADMIN) steps 2 to 6 reduce to: resource limits,
+Without namespaces (a container without CAP_SYS_ADMIN) steps 2 to 7 reduce to: resource limits,
 the switch to the user, a fresh session keyring and ``execve`` in this very process. Without
 isolation only the resource limits that do not count the grader's own processes (memory, file
 size, core files), the working directory and the cleared environment apply.
@@ -48,7 +53,7 @@ This file is a script, not part of the grader's import graph: it imports the sta
 (``-S`` skips site-packages, so it starts in a few milliseconds) and has no effect on import.
 ``--probe`` answers, as JSON on stdout, whether this machine lets root create the namespaces.
 
-Why one file of about 500 lines, above the kit's ~400: ``python -I -S`` puts neither this
+Why one file of about 650 lines, above the kit's ~400: ``python -I -S`` puts neither this
 file's folder nor site-packages on ``sys.path``, so the launcher cannot import a sibling module
 (nor the :mod:`autograder.sandbox` package); a split would need path set-up in the one process
 that must start with nothing of the grader's in reach.
@@ -297,32 +302,34 @@ def _copy_device_folder(old: int, path: str, old_dev: int, keep_minors: list[int
         if _withheld(name, info, keep_minors):
             continue
         target = os.path.join(path, name)
-        mode = stat.S_IMODE(info.st_mode)
-        if stat.S_ISLNK(info.st_mode):
-            os.symlink(os.readlink(name, dir_fd=old), target)
-        elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
-            os.mknod(target, info.st_mode, info.st_rdev)
-        elif stat.S_ISDIR(info.st_mode):
-            os.mkdir(target)
-            if info.st_dev != old_dev or depth >= 8:
-                mount(f"/proc/self/fd/{old}/{name}", target, None, MS_BIND | MS_REC, None)
-            else:
-                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-                sub = os.open(name, flags, dir_fd=old)
-                try:
-                    _copy_device_folder(sub, target, old_dev, keep_minors, depth + 1)
-                finally:
-                    os.close(sub)
-        else:
+        source = f"/proc/self/fd/{old}/{name}"
+        kind = stat.S_IFMT(info.st_mode)
+        if kind == stat.S_IFDIR and (info.st_dev != old_dev or depth >= 8):
+            os.mkdir(target)  # bound: it keeps its own owner, mode and mount flags
+            mount(source, target, None, MS_BIND | MS_REC, None)
+            continue
+        if kind not in (stat.S_IFLNK, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFDIR):
             os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            mount(f"/proc/self/fd/{old}/{name}", target, None, MS_BIND, None)
-        if not stat.S_ISLNK(info.st_mode):
-            os.chmod(target, mode)
+            mount(source, target, None, MS_BIND, None)  # a file, socket or pipe: bound
+            continue
+        if kind == stat.S_IFLNK:
+            os.symlink(os.readlink(name, dir_fd=old), target)
+        elif kind == stat.S_IFDIR:
+            os.mkdir(target)
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=old)
+            try:
+                _copy_device_folder(sub, target, old_dev, keep_minors, depth + 1)
+            finally:
+                os.close(sub)
+        else:
+            os.mknod(target, info.st_mode, info.st_rdev)
+        if kind != stat.S_IFLNK:
+            os.chmod(target, stat.S_IMODE(info.st_mode))
         os.chown(target, info.st_uid, info.st_gid, follow_symlinks=False)
 
 
 def rebuild_devices(gpu: dict) -> None:
-    """Step 5b: the device folder again, without the GPUs that are not the kernel's.
+    """Step 5: the device folder again, without the GPUs that are not the kernel's.
 
     ``gpu["dev_root"]`` (``/dev``; a fake folder in tests) is covered by a fresh tmpfs holding
     everything the old one held except the device nodes of NVIDIA GPUs (major 195, minors
@@ -367,7 +374,7 @@ def mask_gpu_information(gpu: dict) -> None:
 
 
 def build_mounts(settings: dict) -> int | None:
-    """Steps 3 to 5 of the module docstring, inside a fresh mount namespace.
+    """Steps 3 to 6 of the module docstring, inside a fresh mount namespace.
 
     Returns a descriptor open for appending to the census file (see :func:`census`), or None.
     """

@@ -128,12 +128,14 @@ def fake_grader(code: str):
 ENV_DUMP = (
     "import json, os, sys\n"
     "json.dump({'score': 1, 'tests': [], 'env': {k: os.environ.get(k) for k in "
-    "('KIT_KERNEL_USER', 'CUDA_VISIBLE_DEVICES')}, 'device': sys.argv[2]}, open(sys.argv[1], 'w'))"
+    "('KIT_KERNEL_USER', 'CUDA_VISIBLE_DEVICES', 'KIT_KERNEL_GPUS')}, 'device': sys.argv[2]}, "
+    "open(sys.argv[1], 'w'))"
 )
 
 
 def test_gpu_workers_see_only_their_gpu_and_cpu_workers_none(tmp_path, monkeypatch):
-    """Does each GPU worker's grader get its own GPU and user, and a CPU worker no GPU?"""
+    """Does each GPU worker's grader get its own GPU and user, and a CPU worker no GPU? (The
+    GPU also in KIT_KERNEL_GPUS: the kernel's /dev then holds no other GPU's node.)"""
     monkeypatch.setattr(batch_worker, "grader_command", fake_grader(ENV_DUMP))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     sub = batch_worker.Submission("s", tmp_path / "s.ipynb")
@@ -143,7 +145,10 @@ def test_gpu_workers_see_only_their_gpu_and_cpu_workers_none(tmp_path, monkeypat
     ):
         outcome = batch_worker.grade_one("toy", sub, tmp_path / "out", worker)
         seen = json.loads((tmp_path / "out" / "s" / "results.json").read_text())
-        assert seen["env"] == {"KIT_KERNEL_USER": worker.kernel_user, "CUDA_VISIBLE_DEVICES": gpu}
+        assert seen["env"] == {
+            "KIT_KERNEL_USER": worker.kernel_user, "CUDA_VISIBLE_DEVICES": gpu,
+            "KIT_KERNEL_GPUS": gpu,
+        }  # fmt: skip
         assert seen["device"] == device and outcome.exit_code == 0
 
 
