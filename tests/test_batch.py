@@ -152,6 +152,23 @@ def test_gpu_workers_see_only_their_gpu_and_cpu_workers_none(tmp_path, monkeypat
         assert seen["device"] == device and outcome.exit_code == 0
 
 
+def test_the_cpu_time_of_each_grading_is_recorded(tmp_path, monkeypatch):
+    """Does status.json say how much CPU time the grading used, its children's included (the
+    kernel is a grandchild of the grader), so a batch's speed-up can be judged?"""
+    burn = (
+        "import json, subprocess, sys, time\n"
+        "subprocess.run([sys.executable, '-c', 'import time\\nend = time.process_time() + 0.4\\n"
+        "while time.process_time() < end: pass'])\n"
+        "json.dump({'score': 1, 'tests': []}, open(sys.argv[1], 'w'))"
+    )
+    monkeypatch.setattr(batch_worker, "grader_command", fake_grader(burn))
+    sub = batch_worker.Submission("busy", tmp_path / "busy.ipynb")
+    outcome = batch_worker.grade_one("toy", sub, tmp_path / "out", batch_worker.Worker("kgx1"))
+    assert outcome.graded and 0.4 <= outcome.cpu_s < outcome.elapsed_s + 1, outcome
+    status = json.loads((tmp_path / "out" / "busy" / "status.json").read_text())
+    assert status["cpu_s"] == outcome.cpu_s
+
+
 def test_a_hanging_grader_is_ended_and_recorded(tmp_path, monkeypatch):
     monkeypatch.setattr(batch_worker, "grader_command", fake_grader("import time; time.sleep(60)"))
     sub = batch_worker.Submission("slow", tmp_path / "slow.ipynb")
