@@ -81,6 +81,7 @@ The package is cut by job, one module each (this file only re-exports their publ
 - :mod:`~autograder.sandbox.hidden_by_permissions`: hiding without namespaces, counted across
   graders;
 - :mod:`~autograder.sandbox.gpus`: which GPUs' device nodes the kernel keeps;
+- :mod:`~autograder.sandbox.as_user`: one step run as the kernel user, in a forked child;
 - :mod:`~autograder.sandbox.leftovers`: keyrings, SysV IPC and files the kernel user leaves;
 - :mod:`~autograder.sandbox.accounting`: memory and task counts from ``/proc``;
 - :mod:`~autograder.sandbox.reaping`: ending every process a kernel left;
