@@ -265,3 +265,46 @@ def test_ids_are_matched_by_index_in_bus_order_or_by_uuid(tmp_path):
     assert gpus.plan_gpu_devices(None, "", root=tmp_path).keep == ()
     mig = gpus.plan_gpu_devices("MIG-1234", None, root=tmp_path)
     assert not mig.restricts and "MIG instance" in mig.note
+
+
+@needs_root
+@pytest.mark.slow
+def test_each_batch_worker_kernel_reaches_only_its_gpu(fake_gpu_machine, tmp_path, monkeypatch):
+    """End to end through ``batch --gpus 0,1``: does each worker's kernel find only its own GPU's
+    node (and the control nodes), as the submission's own code lists them?"""
+    import html
+    import json
+    import re
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import toy_assignment as toy
+
+    from autograder import pipeline
+    from autograder.config import load_assignment
+
+    root = toy.make_root(tmp_path / "kit")
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(root / "bundles"))
+    pipeline.build(load_assignment(toy.NAME, root), device="cpu")
+    dev = str(fake_gpu_machine / "dev")
+    q1 = (
+        f"import os\nprint('KIT_NODES', sorted(n for n in os.listdir({dev!r}) if n[6:7].isdigit()"
+        "), os.environ.get('CUDA_VISIBLE_DEVICES'))\ndef add(a, b):\n    return a + b"
+    )
+    for name in ("first", "second"):
+        toy.student(tmp_path / "subs" / name / "toy.ipynb", q1=q1)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "batch", toy.NAME, str(tmp_path / "subs"),
+         "--out", str(out), "--root", str(root), "--gpus", "0,1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    seen = {}
+    for name in ("first", "second"):
+        status = json.loads((out / name / "status.json").read_text())
+        pages = "".join(p.read_text() for p in (out / name / "feedback").glob("*.html"))
+        line = re.search(r"KIT_NODES ([^\n]*)", html.unescape(re.sub(r"<[^>]+>", "", pages)))
+        assert line, pages[:2000]
+        seen[status["gpu"]] = line[1].strip()
+    assert seen == {"0": f"['nvidia0'] {GPU0[2]}", "1": f"['nvidia1'] {GPU1[2]}"}, seen
