@@ -244,7 +244,7 @@ def hide(path: str, empty_fd: int | None) -> None:
     empty, writes fail). A path that no longer exists lies under a folder already covered."""
     if os.path.isdir(path) and not os.path.islink(path):
         mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k")
-    elif os.path.lexists(path):
+    elif os.path.lexists(path) and not os.path.isdir(path):
         empty = "/dev/null" if empty_fd is None else f"/proc/self/fd/{empty_fd}"
         mount(empty, path, None, MS_BIND, None)
         mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
