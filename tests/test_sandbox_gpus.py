@@ -11,10 +11,14 @@ the sandboxed kernel. The isolated tests need root; they are skipped elsewhere.
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -22,8 +26,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import toy_assignment as toy
 
-from autograder import sandbox
+from autograder import pipeline, sandbox
+from autograder.config import load_assignment
 from autograder.execute import ExecutionResult, Limits, execute_notebook
 from autograder.sandbox import gpus
 
@@ -238,6 +244,52 @@ def test_without_a_mount_namespace_the_gap_is_said_in_the_results(
     assert result.notices == (f"Grader: {gpus.no_namespace_note()}.",), result.notices
 
 
+#: Run in a private mount namespace (``unshare -m``): the launcher's steps on this machine's real
+#: ``/dev``, as on a GPU machine (here with no NVIDIA node to leave out).
+REAL_DEV = """\
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("launcher", sys.argv[1])
+launcher = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(launcher)
+launcher.mount(None, "/", None, launcher.MS_REC | launcher.MS_PRIVATE, None)
+launcher.set_read_only("/", True)
+launcher.mount("tmpfs", "/dev/shm", "tmpfs", launcher.MS_NOSUID, "mode=1777,size=1m")
+open("/dev/shm/kit-private", "w").close()
+before = {n: os.lstat("/dev/" + n) for n in os.listdir("/dev")}
+launcher.rebuild_devices({"dev_root": "/dev", "keep_minors": []})
+after = {n: os.lstat("/dev/" + n) for n in os.listdir("/dev")}
+key = lambda info: (info.st_mode, info.st_rdev, info.st_uid, info.st_gid)
+print("same entries:", sorted(before) == sorted(after))
+print("differing:", [n for n in before if n in after and key(before[n]) != key(after[n])])
+print("shm:", os.listdir("/dev/shm"), "pts mounted:", os.path.ismount("/dev/pts"))
+print("null written:", open("/dev/null", "w").write("x"))
+try:
+    open("/dev/kit-new", "w")
+except OSError as exc:
+    print("new file:", exc.strerror)
+"""
+
+
+@needs_root
+def test_the_real_dev_folder_comes_back_whole(tmp_path):
+    """Rebuilt by the launcher as on a GPU machine, is this machine's /dev the same (every entry
+    with its type, device number, owner and mode), its mount points (the run's private
+    /dev/shm, /dev/pts) still there, and read-only?"""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare(1) is missing")
+    launcher = Path(sandbox.isolation.LAUNCHER)
+    done = subprocess.run(
+        ["unshare", "-m", sys.executable, "-I", "-S", "-c", REAL_DEV, str(launcher)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "same entries: True" in done.stdout, done.stdout
+    assert "differing: []" in done.stdout, done.stdout
+    assert "shm: ['kit-private'] pts mounted: True" in done.stdout, done.stdout
+    assert "null written: 1" in done.stdout, done.stdout
+    assert "new file: Read-only file system" in done.stdout, done.stdout
+
+
 def test_without_an_nvidia_driver_nothing_is_planned(tmp_path):
     """No ``dev/nvidiactl``: is there no plan (and nothing for the launcher to do), cheaply?"""
     started = time.perf_counter()
@@ -272,17 +324,6 @@ def test_ids_are_matched_by_index_in_bus_order_or_by_uuid(tmp_path):
 def test_each_batch_worker_kernel_reaches_only_its_gpu(fake_gpu_machine, tmp_path, monkeypatch):
     """End to end through ``batch --gpus 0,1``: does each worker's kernel find only its own GPU's
     node (and the control nodes), as the submission's own code lists them?"""
-    import html
-    import json
-    import re
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    import toy_assignment as toy
-
-    from autograder import pipeline
-    from autograder.config import load_assignment
-
     root = toy.make_root(tmp_path / "kit")
     monkeypatch.setenv("KIT_BUNDLE_DIR", str(root / "bundles"))
     pipeline.build(load_assignment(toy.NAME, root), device="cpu")
