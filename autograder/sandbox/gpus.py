@@ -109,8 +109,8 @@ def nvidia_gpus(proc_gpus: Path) -> list[NvidiaGpu]:
             minor = int(fields["Device Minor"])
         except (KeyError, ValueError):
             continue
-        uuid = fields.get("GPU UUID") or None
-        found.append(NvidiaGpu(bus.lower(), minor, uuid if uuid and uuid != "N/A" else None))
+        uuid = fields.get("GPU UUID", "")
+        found.append(NvidiaGpu(bus.lower(), minor, uuid if uuid.startswith("GPU-") else None))
     return found
 
 
