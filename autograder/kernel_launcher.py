@@ -275,36 +275,45 @@ def bind_back(path: str, fd: int, *, writable: bool, root_read_only: bool) -> No
     os.close(fd)
 
 
-def _withheld(name: str, info: os.stat_result, keep_minors: list[int]) -> bool:
-    """Is this device-folder entry one the kernel must not have (see :func:`rebuild_devices`)?
+def _withheld(rel: str, info: os.stat_result, gpu: dict) -> bool:
+    """Is the device-folder entry ``rel`` (its path under the folder) one the kernel must not
+    have (see :func:`rebuild_devices`)?
 
-    >>> _withheld("null", os.stat("/dev/null"), [1]), _withheld("nvidia-uvm", os.stat("/"), [])
+    >>> gpu = {"keep_minors": [1], "withhold_paths": ["dri/card0"]}
+    >>> _withheld("null", os.stat("/dev/null"), gpu), _withheld("dri/card0", os.stat("/"), gpu)
+    (False, True)
+    >>> _withheld("nvidia-uvm", os.stat("/"), gpu), _withheld("nvidia-uvm", os.stat("/"), {})
     (False, True)
     """
+    keep_minors = gpu.get("keep_minors", [])
+    if rel in gpu.get("withhold_paths", []):  # other GPUs' DRM nodes, named by the grader
+        return True
     if stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == NVIDIA_MAJOR:
         minor = os.minor(info.st_rdev)
         return minor not in keep_minors if minor < NVIDIA_CONTROL_MINORS else not keep_minors
     # With no GPU kept: the control nodes of other majors too (nvidia-uvm, nvidia-uvm-tools)
     # and the MIG capability nodes (the folder nvidia-caps).
-    return not keep_minors and name.startswith("nvidia")
+    return not keep_minors and rel.rpartition("/")[2].startswith("nvidia")
 
 
-def _copy_device_folder(old: int, path: str, old_dev: int, keep_minors: list[int], depth=0):
+def _copy_device_folder(old: int, path: str, old_dev: int, gpu: dict, rel: str = "") -> None:
     """Fill the fresh folder ``path`` with the entries of ``old`` (a descriptor of the folder
-    it covers), leaving out what :func:`_withheld` names: device nodes made anew (same number,
-    owner and mode), links copied, sub-folders walked, and folders that are mount points of
-    their own (``pts``, the private ``shm``, ``mqueue``), files, sockets and pipes bound."""
+    it covers; ``rel`` its path under the device folder), leaving out what :func:`_withheld`
+    names: device nodes made anew (same number, owner and mode), links copied, sub-folders
+    walked, and folders that are mount points of their own (``pts``, the private ``shm``,
+    ``mqueue``), files, sockets and pipes bound."""
     for name in sorted(os.listdir(old)):
         try:
             info = os.stat(name, dir_fd=old, follow_symlinks=False)
         except OSError:  # gone meanwhile
             continue
-        if _withheld(name, info, keep_minors):
+        below = f"{rel}/{name}" if rel else name
+        if _withheld(below, info, gpu):
             continue
         target = os.path.join(path, name)
         source = f"/proc/self/fd/{old}/{name}"
         kind = stat.S_IFMT(info.st_mode)
-        if kind == stat.S_IFDIR and (info.st_dev != old_dev or depth >= 8):
+        if kind == stat.S_IFDIR and (info.st_dev != old_dev or below.count("/") >= 8):
             os.mkdir(target)  # bound: it keeps its own owner, mode and mount flags
             mount(source, target, None, MS_BIND | MS_REC, None)
             continue
@@ -318,7 +327,7 @@ def _copy_device_folder(old: int, path: str, old_dev: int, keep_minors: list[int
             os.mkdir(target)
             sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=old)
             try:
-                _copy_device_folder(sub, target, old_dev, keep_minors, depth + 1)
+                _copy_device_folder(sub, target, old_dev, gpu, below)
             finally:
                 os.close(sub)
         else:
@@ -333,8 +342,9 @@ def rebuild_devices(gpu: dict) -> None:
 
     ``gpu["dev_root"]`` (``/dev``; a fake folder in tests) is covered by a fresh tmpfs holding
     everything the old one held except the device nodes of NVIDIA GPUs (major 195, minors
-    below 254) whose minor is not in ``gpu["keep_minors"]``; with no GPU kept, NVIDIA's
-    control nodes go too. A node that does not exist cannot be opened, whatever
+    below 254) whose minor is not in ``gpu["keep_minors"]`` and the other GPUs' DRM nodes
+    (``gpu["withhold_paths"]``, e.g. ``dri/renderD129``); with no GPU kept, NVIDIA's control
+    nodes go too. A node that does not exist cannot be opened, whatever
     ``CUDA_VISIBLE_DEVICES`` says, and the kernel user can make none (no ``CAP_MKNOD``; the
     folder is read-only). The new folder is read-only; mounts below it keep their own flags.
     """
@@ -344,7 +354,7 @@ def rebuild_devices(gpu: dict) -> None:
         info = os.fstat(old)
         mode = stat.S_IMODE(info.st_mode)
         mount("tmpfs", root, "tmpfs", MS_NOSUID, f"mode={mode:o},size=1m")
-        _copy_device_folder(old, root, info.st_dev, gpu.get("keep_minors", []))
+        _copy_device_folder(old, root, info.st_dev, gpu)
         os.chown(root, info.st_uid, info.st_gid)
         mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, None)
     finally:

@@ -38,6 +38,7 @@ LIMITS = Limits(
     cell_timeout_s=20, total_timeout_s=90, interrupt_grace_s=1, memory_mb=1024, max_processes=64
 )
 NVIDIA = 195
+DRM = 226  # /dev/dri/card<N>, /dev/dri/renderD<128+N>
 #: The fake machine's two GPUs, in PCI bus order: (bus, minor, UUID).
 GPU0 = ("0000:3b:00.0", 0, "GPU-aaaaaaaa-0000-4000-8000-000000000000")
 GPU1 = ("0000:5e:00.0", 1, "GPU-bbbbbbbb-1111-4111-8111-111111111111")
@@ -61,8 +62,9 @@ def fake_gpu_machine(monkeypatch):
     ``dev/`` holds: the GPU nodes ``nvidia0``, ``nvidia1``; the control nodes ``nvidiactl``,
     ``nvidia-modeset``, ``nvidia-uvm``, ``nvidia-uvm-tools`` and ``nvidia-caps/nvidia-cap1``;
     aliases of both GPU nodes in ``by-gpu/`` (another name for the same device) and links to
-    them in ``char/``; ``null``; a link ``fd``; and ``shm``, a tmpfs mounted there (a mount
-    point of its own, as ``/dev/shm`` and ``/dev/pts`` are).
+    them in ``char/``; the GPUs' DRM nodes in ``dri/`` (and a display chip's), which
+    ``sys/class/drm`` links to their buses; ``null``; a link ``fd``; and ``shm``, a tmpfs
+    mounted there (a mount point of its own, as ``/dev/shm`` and ``/dev/pts`` are).
     """
     if os.geteuid() != 0:
         pytest.skip("mknod needs root")
@@ -72,13 +74,15 @@ def fake_gpu_machine(monkeypatch):
     root = Path(tempfile.mkdtemp(prefix="kit-fake-gpu-", dir=parent))
     os.chmod(root, 0o755)
     dev = root / "dev"
-    for folder in (dev, dev / "by-gpu", dev / "char", dev / "nvidia-caps", dev / "shm"):
-        folder.mkdir(mode=0o755)
+    for folder in ("", "by-gpu", "char", "dri", "nvidia-caps", "shm"):
+        (dev / folder).mkdir(mode=0o755)
     nodes = {
         "nvidia0": (NVIDIA, 0), "nvidia1": (NVIDIA, 1), "nvidiactl": (NVIDIA, 255),
         "nvidia-modeset": (NVIDIA, 254), "nvidia-uvm": (509, 0), "nvidia-uvm-tools": (509, 1),
         "nvidia-caps/nvidia-cap1": (508, 1), "by-gpu/gpu0": (NVIDIA, 0),
-        "by-gpu/gpu1": (NVIDIA, 1), "null": (1, 3),
+        "by-gpu/gpu1": (NVIDIA, 1), "null": (1, 3), "dri/card0": (DRM, 0),
+        "dri/card1": (DRM, 1), "dri/card2": (DRM, 2), "dri/renderD128": (DRM, 128),
+        "dri/renderD129": (DRM, 129), "dri/renderD130": (DRM, 130),
     }  # fmt: skip
     for name, (major, minor) in nodes.items():
         os.mknod(dev / name, stat.S_IFCHR | 0o666, os.makedev(major, minor))
@@ -86,6 +90,15 @@ def fake_gpu_machine(monkeypatch):
     os.symlink("../nvidia0", dev / "char" / f"{NVIDIA}:0")
     os.symlink("../nvidia1", dev / "char" / f"{NVIDIA}:1")
     os.symlink("/proc/self/fd", dev / "fd")
+    # The DRM nodes: card0/renderD128 GPU 0's, card1/renderD129 GPU 1's, card2/renderD130 the
+    # server's own display chip's (not NVIDIA's: always kept), as sysfs links them to buses.
+    for names, bus in ((("card0", "renderD128"), GPU0[0]), (("card1", "renderD129"), GPU1[0]),
+                       (("card2", "renderD130"), "0000:02:00.0")):  # fmt: skip
+        device = root / "sys" / "devices" / "pci0000:00" / bus
+        device.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (root / "sys" / "class" / "drm" / name).mkdir(parents=True)
+            os.symlink(device, root / "sys" / "class" / "drm" / name / "device")
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=1m", "kit-fake-shm",
                     str(dev / "shm")], check=True)  # fmt: skip
     (dev / "shm" / "marker").write_text("the host's shm")
@@ -135,6 +148,7 @@ print("CUDA_VISIBLE_DEVICES:", repr(os.environ.get("CUDA_VISIBLE_DEVICES")))
 dev = os.path.join(root, "dev")
 print("dev:", sorted(os.listdir(dev)))
 print("by-gpu:", sorted(os.listdir(os.path.join(dev, "by-gpu"))))
+print("dri:", sorted(os.listdir(os.path.join(dev, "dri"))))
 print("nvidia-caps:", sorted(os.listdir(os.path.join(dev, "nvidia-caps")))
       if os.path.isdir(os.path.join(dev, "nvidia-caps")) else None)
 for name in ("nvidia0", "nvidia1", "by-gpu/gpu0", "by-gpu/gpu1", "char/195:0", "char/195:1",
@@ -172,10 +186,11 @@ def test_a_kernel_given_one_gpu_cannot_open_the_other(fake_gpu_machine, tmp_path
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     result, text = run(look(fake_gpu_machine), tmp_path)
     assert (
-        "dev: ['by-gpu', 'char', 'fd', 'null', 'nvidia-caps', 'nvidia-modeset', 'nvidia-uvm', "
-        "'nvidia-uvm-tools', 'nvidia1', 'nvidiactl', 'shm']"
+        "dev: ['by-gpu', 'char', 'dri', 'fd', 'null', 'nvidia-caps', 'nvidia-modeset', "
+        "'nvidia-uvm', 'nvidia-uvm-tools', 'nvidia1', 'nvidiactl', 'shm']"
     ) in text, text
     assert "by-gpu: ['gpu1']" in text, text
+    assert "dri: ['card1', 'card2', 'renderD129', 'renderD130']" in text, text
     assert "nvidia-caps: ['nvidia-cap1']" in text, text
     for withheld in ("nvidia0", "by-gpu/gpu0", "char/195:0"):
         assert f"open {withheld} ENOENT" in text, text
@@ -199,8 +214,9 @@ def test_a_kernel_given_no_gpu_keeps_no_nvidia_node(fake_gpu_machine, tmp_path, 
     monkeypatch.delenv(gpus.KERNEL_GPUS_ENV, raising=False)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     result, text = run(look(fake_gpu_machine), tmp_path)
-    assert "dev: ['by-gpu', 'char', 'fd', 'null', 'shm']" in text, text
+    assert "dev: ['by-gpu', 'char', 'dri', 'fd', 'null', 'shm']" in text, text
     assert "by-gpu: []" in text and "nvidia-caps: None" in text, text
+    assert "dri: ['card2', 'renderD130']" in text, text
     for name in ("nvidia0", "nvidia1", "by-gpu/gpu0", "by-gpu/gpu1", "nvidiactl"):
         assert f"open {name} ENOENT" in text, text
     assert "gpus: []" in text, text

@@ -6,9 +6,10 @@ device node: CUDA reaches GPU *N* through ``/dev/nvidia<minor>``, and a node tha
 in the kernel's mount namespace cannot be opened. So the batch worker names the kernel's GPUs
 (:data:`KERNEL_GPUS_ENV`), :func:`plan_gpu_devices` turns them into the minors and bus
 addresses to keep, and the launcher rebuilds the kernel's ``/dev`` without the other GPUs'
-nodes (the control nodes ``nvidiactl``, ``nvidia-uvm``, ``nvidia-uvm-tools``,
-``nvidia-modeset`` and ``nvidia-caps/`` stay) and its ``/proc/driver/nvidia/gpus`` without
-their folders; a kernel given no GPU keeps no NVIDIA node at all.
+nodes (and their DRM nodes in ``/dev/dri``; the control nodes ``nvidiactl``, ``nvidia-uvm``,
+``nvidia-uvm-tools``, ``nvidia-modeset`` and ``nvidia-caps/`` stay) and its
+``/proc/driver/nvidia/gpus`` without their folders; a kernel given no GPU keeps no NVIDIA node
+at all.
 
 The ids are ``nvidia-smi``'s: an index in PCI bus order, or a UUID (``GPU-...``). They are read
 from the driver's ``/proc/driver/nvidia/gpus/<bus>/information`` (``Device Minor``, ``GPU
@@ -23,6 +24,7 @@ kernel keeps every node, and :attr:`GpuPlan.note` says so in the results.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +35,10 @@ KERNEL_GPUS_ENV = "KIT_KERNEL_GPUS"
 #: Tests only: a folder standing in for ``/`` where NVIDIA's nodes (``dev/``) and the driver's
 #: GPU list (``proc/driver/nvidia/gpus/``) are looked for, made of fake nodes (``os.mknod``).
 GPU_ROOT_ENV = "KIT_GPU_ROOT"
-#: Where the driver lists its GPUs, relative to the root.
+#: Where the driver lists its GPUs, and where sysfs links each DRM node to its GPU's bus,
+#: relative to the root.
 PROC_GPUS = "proc/driver/nvidia/gpus"
+SYS_DRM = "sys/class/drm"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class GpuPlan:
     proc_gpus: Path
     keep: tuple[NvidiaGpu, ...] = ()
     note: str | None = None
+    #: The other NVIDIA GPUs' DRM nodes, as paths under ``dev_root`` (``dri/renderD129``).
+    withhold: tuple[str, ...] = ()
 
     @property
     def restricts(self) -> bool:
@@ -69,6 +75,7 @@ class GpuPlan:
             "proc_gpus": str(self.proc_gpus),
             "keep_minors": [g.minor for g in self.keep],
             "keep_buses": [g.bus for g in self.keep],
+            "withhold_paths": list(self.withhold),
         }
 
     def cuda_visible_devices(self) -> str:
@@ -140,7 +147,30 @@ def plan_gpu_devices(
         if isinstance(match, str):
             return GpuPlan(dev_root, proc_gpus, note=_unrestricted(gpu_id, match))
         keep.append(match)
-    return GpuPlan(dev_root, proc_gpus, tuple(dict.fromkeys(keep)))
+    others = {g.bus for g in gpus} - {g.bus for g in keep}
+    withhold = tuple(drm_nodes_of(root / SYS_DRM, others))
+    return GpuPlan(dev_root, proc_gpus, tuple(dict.fromkeys(keep)), withhold=withhold)
+
+
+def drm_nodes_of(sys_drm: Path, buses: set[str]) -> list[str]:
+    """The DRM nodes (``dri/card<N>``, ``dri/renderD<N>``) of the GPUs at ``buses``.
+
+    ``sys_drm`` is ``/sys/class/drm``, where each node's ``device`` link ends in its GPU's
+    PCI address. NVIDIA's DRM driver is the display side (CUDA does not go through it), but
+    its nodes are still that GPU's, so the other GPUs' nodes are left out, as NVIDIA's
+    container runtime leaves them out; a display chip's stay.
+    """
+    found = []
+    try:
+        entries = sorted(sys_drm.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if not re.fullmatch(r"(card|renderD)\d+", entry.name):  # not card1-HDMI-A-1, a connector
+            continue
+        if Path(os.path.realpath(entry / "device")).name.lower() in buses:
+            found.append(f"dri/{entry.name}")
+    return found
 
 
 def _find(gpu_id: str, gpus: list[NvidiaGpu]) -> NvidiaGpu | str:
