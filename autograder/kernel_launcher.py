@@ -349,6 +349,8 @@ def rebuild_devices(gpu: dict) -> None:
     folder is read-only). The new folder is read-only; mounts below it keep their own flags.
     """
     root = gpu["dev_root"]
+    if not os.path.isdir(root):  # not in the kernel's tree (a fake one under /tmp): nothing to do
+        return
     old = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         info = os.fstat(old)

@@ -425,6 +425,30 @@ def test_gpu_ids_are_checked(kit, tmp_path):
     assert run.returncode == 2 and "--gpus takes GPU indices or UUIDs" in run.stderr
 
 
+def test_a_gpu_the_machine_does_not_have_is_refused_before_grading(kit, tmp_path, monkeypatch):
+    """``--gpus 0,7`` on a machine whose driver lists one GPU: is it refused at once, naming
+    the id and how to list the real ones, rather than grading every submission without a GPU?"""
+    fake = tmp_path / "machine"
+    (fake / "dev").mkdir(parents=True)
+    (fake / "dev" / "nvidiactl").touch()
+    info = fake / "proc" / "driver" / "nvidia" / "gpus" / "0000:3b:00.0" / "information"
+    info.parent.mkdir(parents=True)
+    info.write_text("GPU UUID: \t GPU-aaaa\nDevice Minor: \t 0\n")
+    monkeypatch.setenv("KIT_GPU_ROOT", str(fake))
+    toy.student(tmp_path / "subs" / "a" / "toy.ipynb", **SOLVED)
+    run = subprocess.run(
+        [sys.executable, "-m", "autograder", "batch", toy.NAME, str(tmp_path / "subs"), "--out",
+         str(tmp_path / "out"), "--root", str(kit.root), "--gpus", "0,7"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip() == (
+        "error: --gpus 7 is not a GPU of this machine: the driver lists 1 GPU. "
+        "`nvidia-smi -L` lists them."
+    ), run.stderr
+    assert not (tmp_path / "out" / "a").exists()
+
+
 def test_batch_modules_state_their_job_and_stay_short():
     """Does each module of batch grading say its job and stay under the project's ~400 lines?"""
     import ast

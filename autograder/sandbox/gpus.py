@@ -199,6 +199,24 @@ def _find(gpu_id: str, gpus: list[NvidiaGpu]) -> NvidiaGpu | str:
     return gpu
 
 
+def unknown_gpus(ids: list[str], root: Path | None = None) -> dict[str, str]:
+    """The ids among ``ids`` that name no GPU of this machine, each with why (empty where all
+    are found, or where no NVIDIA driver is there to ask). MIG ids are not checked here.
+
+    For ``batch --gpus``: a typo would otherwise grade every submission without its GPU.
+    """
+    root = root or gpu_root()
+    if not (root / "dev" / "nvidiactl").exists():
+        return {}
+    gpus = nvidia_gpus(root / PROC_GPUS)
+    unknown = {}
+    for gpu_id in ids:
+        found = _find(gpu_id, gpus)
+        if isinstance(found, str) and not found.startswith(("it names a MIG", "the driver gives")):
+            unknown[gpu_id] = found
+    return unknown
+
+
 def _unrestricted(gpu_id: str, why: str) -> str:
     return (
         f"the kernel could open every GPU of this machine: GPU {gpu_id!r} could not be matched "
