@@ -365,3 +365,42 @@ def test_each_batch_worker_kernel_reaches_only_its_gpu(fake_gpu_machine, tmp_pat
         assert line, pages[:2000]
         seen[status["gpu"]] = line[1].strip()
     assert seen == {"0": f"['nvidia0'] {GPU0[2]}", "1": f"['nvidia1'] {GPU1[2]}"}, seen
+
+
+def _fake_proc(root: Path, listed: list[tuple[str, int | None, str]]) -> Path:
+    """A fake root whose driver lists ``listed`` (bus, minor or None for an entry that gives
+    none, UUID); ``dev/nvidiactl`` only needs to exist for the plan. (From the round-2 review.)"""
+    (root / "dev").mkdir(parents=True)
+    (root / "dev" / "nvidiactl").touch()
+    for bus, minor, uuid in listed:
+        folder = root / gpus.PROC_GPUS / bus
+        folder.mkdir(parents=True)
+        text = f"GPU UUID: \t {uuid}\nBus Location: \t {bus}\n"
+        if minor is not None:
+            text += f"Device Minor: \t {minor}\n"
+        (folder / "information").write_text(text)
+    return root
+
+
+def test_an_unreadable_gpu_entry_does_not_shift_the_indices(tmp_path):
+    """Round-2 attack: GPU 0's driver entry gives no Device Minor. Is worker "0" refused GPU 1
+    (another worker's), with a note, rather than given it because the indices moved up?"""
+    root = _fake_proc(
+        tmp_path, [("0000:3b:00.0", None, "GPU-aaaa"), ("0000:5e:00.0", 1, "GPU-bbbb")]
+    )
+    plan = gpus.plan_gpu_devices("0", None, root)
+    assert plan is not None
+    assert [g.bus for g in plan.keep] != ["0000:5e:00.0"], "index 0 became the second GPU"
+    assert not plan.restricts and "no device minor for the GPU at 0000:3b:00.0" in plan.note
+    plan = gpus.plan_gpu_devices("1", None, root)  # the readable GPU keeps its own index
+    assert plan.restricts and plan.launcher_settings()["keep_minors"] == [1]
+    assert gpus.unknown_gpus(["0", "1"], root) == {}  # listed: graded, with the note, not refused
+
+
+def test_a_kernel_steered_only_by_cuda_visible_devices_is_restricted_or_told(tmp_path):
+    """Round-2 attack: what a Slurm GPU task's kernel got on a two-GPU node,
+    CUDA_VISIBLE_DEVICES=1 alone. Safe: it keeps GPU 1's node only, or the results note that
+    it could open both."""
+    listed = [("0000:3b:00.0", 0, "GPU-aaaa"), ("0000:5e:00.0", 1, "GPU-bbbb")]
+    plan = gpus.plan_gpu_devices(None, "1", _fake_proc(tmp_path, listed))
+    assert plan is not None and (plan.note or plan.launcher_settings()["keep_minors"] == [1])

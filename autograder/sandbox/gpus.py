@@ -44,11 +44,12 @@ SYS_DRM = "sys/class/drm"
 @dataclass(frozen=True)
 class NvidiaGpu:
     """One GPU as the driver lists it: ``bus`` its PCI address (``0000:3b:00.0``, the folder
-    name under ``/proc/driver/nvidia/gpus``), ``minor`` the N of ``/dev/nvidiaN``, ``uuid``
-    its ``GPU-...`` id (None where the driver does not say)."""
+    name under ``/proc/driver/nvidia/gpus``), ``minor`` the N of ``/dev/nvidiaN`` (None where
+    its ``information`` file cannot be read or gives none), ``uuid`` its ``GPU-...`` id (None
+    where the driver does not say)."""
 
     bus: str
-    minor: int
+    minor: int | None
     uuid: str | None
 
 
@@ -96,7 +97,9 @@ def gpu_root() -> Path:
 def nvidia_gpus(proc_gpus: Path) -> list[NvidiaGpu]:
     """Every GPU the driver lists in ``proc_gpus``, in PCI bus order (``nvidia-smi``'s indices).
 
-    A folder whose ``information`` file cannot be read or gives no ``Device Minor`` is left out.
+    A folder whose ``information`` file cannot be read or gives no ``Device Minor`` keeps its
+    place with ``minor`` None: leaving it out would move every later GPU up one index, and a
+    worker given GPU 0 would be handed GPU 1, another worker's.
     """
     found = []
     try:
@@ -107,7 +110,7 @@ def nvidia_gpus(proc_gpus: Path) -> list[NvidiaGpu]:
         try:
             text = (proc_gpus / bus / "information").read_text(errors="replace")
         except OSError:
-            continue
+            text = ""
         fields = {}
         for line in text.splitlines():
             key, _, value = line.partition(":")
@@ -115,7 +118,7 @@ def nvidia_gpus(proc_gpus: Path) -> list[NvidiaGpu]:
         try:
             minor = int(fields["Device Minor"])
         except (KeyError, ValueError):
-            continue
+            minor = None
         uuid = fields.get("GPU UUID", "")
         found.append(NvidiaGpu(bus.lower(), minor, uuid if uuid.startswith("GPU-") else None))
     return found
@@ -194,6 +197,10 @@ def _find(gpu_id: str, gpus: list[NvidiaGpu]) -> NvidiaGpu | str:
         if len(matches) != 1:
             return "no GPU of the driver has that UUID" if not matches else "it is ambiguous"
         gpu = matches[0]
+    if gpu.minor is None:
+        return (f"the driver gives no device minor for the GPU at {gpu.bus}: its "
+                f"{PROC_GPUS}/{gpu.bus}/information file could not be read or has no "
+                "'Device Minor' line")  # fmt: skip
     if gpu.uuid is None:
         return f"the driver gives no UUID for the GPU at {gpu.bus}"
     return gpu
