@@ -266,7 +266,10 @@ def render_scene(
             + (f" ({', '.join(map(repr, unknown))} unknown)." if unknown else ".")
             + " Use SYNTHETIC_CLASSES or PRETRAIN_CLASSES."
         )
-    rng = np.random.default_rng([seed, number])
+    # Another class set draws from its own random stream: its scenes share no background or
+    # layout with the course's scenes of the same seed and number (hidden sets included).
+    stream = [] if classes == SYNTHETIC_CLASSES else [SHAPES.index(name) + 1 for name in classes]
+    rng = np.random.default_rng([seed, number, *stream])
     image = _background(rng, size)
     owner = np.zeros((size, size), dtype=np.int16)  # which object each pixel shows (0 = none)
     edge = np.zeros((size, size), dtype=bool)  # pixels blended from an object and its backdrop

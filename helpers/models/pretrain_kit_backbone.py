@@ -148,7 +148,7 @@ def train_backbone(
     size: int,
     seed: int,
     val: int,
-    batch_size: int = 64,
+    batch_size: int = 32,
     lr: float = 2e-3,
     log: Callable[[str], None] | None = None,
 ) -> tuple[nn.Module, dict]:
@@ -232,12 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, required=True, help="the weight file to write")
-    parser.add_argument("--images", type=int, default=12000, help="training scenes (12000)")
-    parser.add_argument("--epochs", type=int, default=6, help="passes over them (6)")
-    parser.add_argument("--size", type=int, default=80, help="image side in px, 64-96 (80)")
+    parser.add_argument("--images", type=int, default=20000, help="training scenes (20000)")
+    parser.add_argument("--epochs", type=int, default=4, help="passes over them (4)")
+    parser.add_argument("--size", type=int, default=64, help="image side in px, 64-96 (64)")
     parser.add_argument("--val", type=int, default=1000, help="held-out scenes (1000)")
     parser.add_argument("--seed", type=int, default=1515, help="scenes and training seed (1515)")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size (64)")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (32)")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate (2e-3)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (1)")
     args = parser.parse_args(argv)
