@@ -235,3 +235,40 @@ def test_the_imagenet_card_gives_its_normalisation_too():
     assert RESNET18_IMAGENET.mean == (0.485, 0.456, 0.406)
     assert RESNET18_IMAGENET.image_size == 224
     assert RESNET18_IMAGENET.normalize.std == [0.229, 0.224, 0.225]
+
+
+def test_the_pretraining_command_writes_a_file_the_loader_accepts(tmp_path, capsys):
+    """Does a tiny pretraining run write a half-precision, fc-less state dict whose printed
+    SHA-256 makes a card that resnet18(weights=...) loads, and is a second run byte-identical?"""
+    from helpers.models.pretrain_kit_backbone import main
+
+    argv = ["--images", "6", "--epochs", "1", "--val", "6", "--size", "32", "--batch-size", "4"]
+    assert main(["--out", str(tmp_path / "a.pt"), *argv]) == 0
+    out = capsys.readouterr().out
+    digest = hashlib.sha256((tmp_path / "a.pt").read_bytes()).hexdigest()
+    assert f"sha256 {digest}" in out and "held-out mAP" in out and "load average" in out
+    state = torch.load(tmp_path / "a.pt", weights_only=True)
+    assert not any(k.startswith("fc.") for k in state)
+    assert state["conv1.weight"].dtype == torch.float16
+    model = resnet18(num_classes=8, weights=card_for(tmp_path / "a.pt"))
+    assert torch.equal(model.state_dict()["conv1.weight"], state["conv1.weight"].float())
+    assert main(["--out", str(tmp_path / "b.pt"), *argv]) == 0
+    assert (tmp_path / "b.pt").read_bytes() == (tmp_path / "a.pt").read_bytes()
+
+
+def test_pretraining_scenes_keep_every_object_in_view_when_zoomed():
+    """Is a zoomed pretraining scene's square inside the image and around every object's box,
+    so its multi-label targets stay exact?"""
+    import numpy as np
+
+    from helpers.data.scenes import PRETRAIN_CLASSES, render_scene
+    from helpers.models.pretrain_kit_backbone import SCENE_SIZE, _zoom_box
+
+    rng = np.random.default_rng(0)
+    for number in range(1, 41):
+        _, _, objects = render_scene(7, number, SCENE_SIZE, classes=PRETRAIN_CLASSES)
+        left, top, side = _zoom_box(objects, rng)
+        assert min(left, top) >= 0 and max(left, top) + side <= SCENE_SIZE
+        for _, (xmin, ymin, xmax, ymax), _, _ in objects:
+            assert left <= xmin - 1 and xmax <= left + side
+            assert top <= ymin - 1 and ymax <= top + side
