@@ -272,3 +272,32 @@ def test_pretraining_scenes_keep_every_object_in_view_when_zoomed():
         for _, (xmin, ymin, xmax, ymax), _, _ in objects:
             assert left <= xmin - 1 and xmax <= left + side
             assert top <= ymin - 1 and ymax <= top + side
+
+
+def test_the_shipped_kit_file_is_the_one_its_card_names():
+    """Is helpers/models/weights/<file> in place, under 25 MB, with the card's SHA-256, and does
+    weights="kit" load it into a network that gives finite outputs?"""
+    assert RESNET18_KIT.path.is_file(), f"{RESNET18_KIT.path} is missing"
+    data = RESNET18_KIT.path.read_bytes()
+    assert len(data) <= 25 * 10**6
+    assert hashlib.sha256(data).hexdigest() == RESNET18_KIT.sha256
+    model = resnet18(num_classes=8, weights="kit").eval()
+    assert model.pretrained_weights is RESNET18_KIT
+    images = torch.rand(2, 3, RESNET18_KIT.image_size, RESNET18_KIT.image_size)
+    with torch.no_grad():
+        assert torch.isfinite(model(RESNET18_KIT.normalize(images))).all()
+    assert "mAP" in str(RESNET18_KIT) and RESNET18_KIT.sha256[:12] in str(RESNET18_KIT)
+
+
+def test_the_student_wheel_carries_the_kit_file(tmp_path):
+    """Does the wheel students install hold the kit's weight file, byte for byte, and nothing
+    the wheel check calls an instructor file?"""
+    import zipfile
+
+    from autograder.student_wheel import build_student_wheel, instructor_files
+
+    wheel = build_student_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.read(f"helpers/models/weights/{RESNET18_KIT.file_name}")
+    assert hashlib.sha256(shipped).hexdigest() == RESNET18_KIT.sha256
+    assert instructor_files(wheel) == []

@@ -107,7 +107,7 @@ class KitWeightsInfo:
 RESNET18_KIT = KitWeightsInfo(
     name="kit:resnet18_shapes_v1",
     file_name="resnet18_kit_shapes_v1.pt",
-    sha256="",  # filled in when the file is built (step 3 of issue 15)
+    sha256="411c7daa90d4774e5a3d2f4c6e065000d914edab8abc3d8fe0631edbf93a27bf",
     trained_on="multi-label synthetic scenes of 8 shapes no assignment grades",
     classes=(
         "pentagon",
@@ -119,14 +119,26 @@ RESNET18_KIT = KitWeightsInfo(
         "arrow",
         "chevron",
     ),
-    image_size=80,
-    mean=(0.5, 0.5, 0.5),
-    std=(0.25, 0.25, 0.25),
-    metrics={},
-    recipe="python -m helpers.models.pretrain_kit_backbone --out helpers/models/weights/"
-    "resnet18_kit_shapes_v1.pt",
-    training="",
+    image_size=64,
+    mean=(0.5, 0.498, 0.499),
+    std=(0.249, 0.248, 0.248),
+    metrics={"kit shapes held-out (1000 scenes)": {"mAP": 48.46}},
+    recipe="python -m helpers.models.pretrain_kit_backbone --out "
+    "helpers/models/weights/resnet18_kit_shapes_v1.pt --images 20000 --epochs 4 --size 64",
+    training="23.7 min on 1 thread of a shared 2-core machine, load average 4-8, torch 2.14.1",
 )
+"""The kit's ResNet-18 backbone (``weights="kit"``), built by :attr:`KitWeightsInfo.recipe`.
+
+Pretraining (20,000 scenes of 64 px, half zoomed in, 4 epochs, AdamW one-cycle to 2e-3, batch
+32, seed 1515): held-out mAP 32.4, 39.2, 46.4, 48.5 % after epochs 1-4 (still rising; a constant
+predictor scores about 27 %); 142 s to draw the scenes and 283-353 s per epoch (57-71 images/s on
+one thread while other work kept the load average at 4-8). The file is 21.4 MiB.
+
+Transfer, measured with ``python bench/kit_backbone.py`` (a4's task: 200 labelled 64 px crops of
+the public tree's 8 classes, 600 held out; 15 epochs, Adam 1e-3, x0.1 every 5 epochs; same
+budget for all): seed 0, ResNet-18 from scratch 27.8 % held-out accuracy (49 s), kit backbone as a
+linear probe 32.0 % (18 s), kit backbone with ``layer4`` and ``fc`` training 51.5 % (32 s).
+"""
 
 
 def _rebuild_hint(info: KitWeightsInfo) -> str:
