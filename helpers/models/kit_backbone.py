@@ -151,6 +151,8 @@ kit backbone, every layer trains             56.5 +- 1.9     41
 
 (Chance is 12.5 %.) The frozen features alone separate the new classes only a little (the probe);
 letting the last block adapt is what pays, +22 points over scratch at a little over half its time.
+With 800 labelled crops (100 per class, seed 0) the gap closes: scratch 66.2 % (146 s), last block
+and head 67.5 % (69 s); pretraining helps most when labels are few.
 """
 
 
