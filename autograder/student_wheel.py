@@ -36,6 +36,9 @@ DIST_NAME = "cv_course_kit_student"
 #: The one folder of non-code files the wheel carries: the kit's pretrained backbone
 #: (helpers.models.kit_backbone), which students need offline and which holds no secret.
 SHIPPED_WEIGHTS = "helpers/models/weights"
+#: Modules of helpers that stay out of the wheel: instructor tools students never run, whose
+#: training loop holds lines that are an assignment's answer (a2's training step).
+INSTRUCTOR_MODULES = frozenset({"helpers/models/pretrain_kit_backbone.py"})
 STUDENT_README = """\
 # cv-course-kit-student
 
@@ -55,7 +58,7 @@ def _stage(root: Path, stage: Path) -> None:
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             relative = path.relative_to(root)
-            if "__pycache__" in relative.parts:
+            if "__pycache__" in relative.parts or relative.as_posix() in INSTRUCTOR_MODULES:
                 continue
             (stage / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, stage / relative)

@@ -159,8 +159,8 @@ and head 67.5 % (69 s); pretraining helps most when labels are few.
 def _rebuild_hint(info: KitWeightsInfo) -> str:
     return (
         f"The file ships with the kit's helpers package: reinstall the student wheel, or in the "
-        f"kit's repository run `git checkout -- helpers/models/weights/{info.file_name}`. It was "
-        f"built by `{info.recipe}` ({info.training or 'see helpers/models/kit_backbone.py'}); a "
+        f"kit's repository run `git checkout -- helpers/models/weights/{info.file_name}`. There "
+        f"it was built by `{info.recipe}` ({info.training or 'see kit_backbone.py'}); a "
         f"rebuilt file has other bytes, so put its SHA-256 (the command prints it) in "
         f"RESNET18_KIT in helpers/models/kit_backbone.py. Or choose weights=None (random) or "
         f"weights='imagenet' (torchvision's file)."

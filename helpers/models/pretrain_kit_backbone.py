@@ -18,6 +18,9 @@ Everything is seeded and runs on ``--threads`` CPU threads (default 1), so the s
 the same torch build gives the same file. The command prints the file's SHA-256, its held-out
 mAP (measured with the half-precision weights as saved, on ``--val`` scenes that training never
 saw), the time taken and the load average: the fields of :data:`RESNET18_KIT`'s card.
+
+An instructor tool: the student wheel leaves this module out (``autograder.student_wheel``);
+students get the file itself.
 """
 
 from __future__ import annotations
