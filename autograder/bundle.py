@@ -102,7 +102,8 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
 
     Returns:
         A summary: the tests with their points and records, the pool size, and the source's
-        performance (from the first draw).
+        performance (from the first draw), and ``notes``: notices for the instructor (a
+        private seed that was missing).
 
     Raises:
         BuildError: a test cell of the source fails, records nothing, records different names
@@ -125,7 +126,7 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
     with os.fdopen(fd, "wb") as f:
         f.write(secret)
     pool = draw_grading_inputs(assignment, secret, bundle / "draws")
-    prepare_hidden_data(assignment, bundle / "hidden")
+    notes = prepare_hidden_data(assignment, bundle / "hidden")
     reference = assignment.config_dir / "reference"
     if reference.is_dir():
         shutil.copytree(reference, bundle / "reference")
@@ -220,7 +221,7 @@ def build(assignment: Assignment, *, device: str = "cpu", isolate: bool | None =
         runs.close()
         shutil.rmtree(private, ignore_errors=True)
     write_manifest(bundle, manifest)
-    return manifest.to_dict()
+    return {**manifest.to_dict(), "notes": notes}
 
 
 def _fail_on_broken_tests(

@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Built {assignment.name}: {len(summary['tests'])} tests, {points:g} points.")
             for name, perf in summary["performance"].items():
                 print(f"  {name}: {perf['output']}")
+            for note in summary.get("notes", ()):
+                print(f"notice: {note}", file=sys.stderr)
             return EXIT_OK
         if args.command == "grade":
             return _grade(assignment, args)

@@ -32,6 +32,9 @@ A complete example, with every key and its default (only ``[assignment]`` is req
     transform_seed = 7                     # build scoring only; each grading run draws its own
     # VOC-style data also: root = "data/voc" (relative to the kit's root), task =
     # "classification" | "segmentation", difficult = "positive" | "ignore", superclasses = false
+    # Synthetic scenes never seen by anyone: dataset = "synthetic" and
+    # generate = { test = 500, size = 128 }: build writes that tree from a private seed
+    # (assignments/<a>/private.toml, see autograder.hidden_set).
 
     [[performance]]                        # one table per scored prediction file
     name = "Improved network: accuracy on the hidden test set"
@@ -157,6 +160,21 @@ def _take(table: dict, known: dict, where: str, path: Path) -> dict:
     return table
 
 
+def _check_generate(hidden: dict, path: Path) -> None:
+    """``[hidden_data] generate``: build writes a synthetic tree from a private seed."""
+    generate = _take(hidden["generate"], {"test": int, "size": int}, "hidden_data.generate", path)
+    if hidden.get("dataset") != "synthetic" or "root" in hidden:
+        raise ConfigError(
+            f"{path}: [hidden_data] generate makes a synthetic tree at build time: it needs "
+            'dataset = "synthetic" and no root (the tree is written from the private seed).'
+        )
+    if generate.get("test", 0) < 1 or generate.get("size", 128) < 32:
+        raise ConfigError(
+            f"{path}: [hidden_data] generate = {generate!r}; give test = the number of hidden "
+            "images (>= 1) and optionally size = the image side in pixels (>= 32, default 128)."
+        )
+
+
 def _types(cls) -> dict:
     table = {"float": float, "int": int, "str": str, "int | None": int, "bool": bool}
     return {f.name: table[str(f.type)] for f in fields(cls)}
@@ -223,8 +241,10 @@ def load_assignment(name: str, root: str | Path | None = None) -> Assignment:
     if hidden is not None:
         known = {"dataset": str, "split": str, "seed": int, "limit": int, "root": str,
                  "task": str, "difficult": str, "superclasses": bool, "transform": str,
-                 "transform_seed": int}  # fmt: skip
+                 "transform_seed": int, "generate": dict}  # fmt: skip
         _take(hidden, known, "hidden_data", path)
+        if "generate" in hidden:
+            _check_generate(hidden, path)
     performance = []
     for i, table in enumerate(data.get("performance", [])):
         where = f"performance {i + 1}"

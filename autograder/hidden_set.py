@@ -4,6 +4,19 @@ One job: at ``build`` time, write ``draws/<k>/inputs/`` (the assignment's ``grad
 run on a seed drawn from the bundle's secret, told apart per draw) and ``hidden/`` (the hidden
 test set, clean, with ``redraw.json`` naming the transform each run's copy gets; see
 :func:`autograder.workfolder.hidden_inputs_for_run`).
+
+Private settings live in ``assignments/<a>/private.toml``, which git ignores and which only the
+instructor has::
+
+    [hidden_data]
+    seed = 8734512          # the hidden set's shuffle and subset (overrides the committed one)
+    generate_seed = 550913  # the synthetic tree of ``[hidden_data] generate``
+
+Why a file and not only :mod:`secrets`: a course that rebuilds its bundle (a fix to a test, a
+new Gradescope upload) keeps the same hidden images, so grades of the term stay comparable, and
+the committed ``assignment.toml`` still holds nothing secret. Without the file, build draws the
+seeds from :mod:`secrets`, writes them nowhere and says so: right for a local try, wrong for a
+term (every build is another hidden set).
 """
 
 from __future__ import annotations
@@ -11,17 +24,32 @@ from __future__ import annotations
 import importlib.util
 import json
 import secrets
+import tempfile
+import tomllib
 from pathlib import Path
 
 import numpy as np
 
-from autograder.config import Assignment
+from autograder.config import Assignment, ConfigError
 
-__all__ = ["REDRAW_FILE", "SECRET_BYTES", "draw_grading_inputs", "prepare_hidden_data"]
+__all__ = [
+    "PRIVATE_FILE",
+    "PUBLIC_SYNTHETIC_SEEDS",
+    "REDRAW_FILE",
+    "SECRET_BYTES",
+    "draw_grading_inputs",
+    "prepare_hidden_data",
+    "read_private_settings",
+]
 
 #: In the bundle's ``hidden/``: which transform each run's copy of the inputs gets.
 REDRAW_FILE = "redraw.json"
 SECRET_BYTES = 32
+#: The instructor-only settings file in ``assignments/<a>/`` (git-ignored).
+PRIVATE_FILE = "private.toml"
+#: Seeds of synthetic trees students have (``helpers.data.synthetic.synthetic_voc``'s default and
+#: the seeds docs and tests use): a hidden tree must come from another one.
+PUBLIC_SYNTHETIC_SEEDS = frozenset(range(0, 100))
 
 
 def _draw_seed(secret: bytes, draw: int) -> np.random.SeedSequence:
@@ -51,17 +79,63 @@ def draw_grading_inputs(assignment: Assignment, secret: bytes, draws: Path) -> l
     return pool
 
 
-def prepare_hidden_data(assignment: Assignment, target: Path) -> None:
+def read_private_settings(assignment: Assignment) -> dict:
+    """The ``[hidden_data]`` table of ``assignments/<a>/private.toml``; ``{}`` without the file.
+
+    Raises:
+        ConfigError: the file is not valid TOML, or holds other keys or types than
+            ``seed`` and ``generate_seed`` (integers).
+    """
+    path = assignment.config_dir / PRIVATE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}.") from error
+    table = data.get("hidden_data", {})
+    unknown = set(data) - {"hidden_data"} | set(table) - {"seed", "generate_seed"}
+    if unknown or not all(type(v) is int for v in table.values()):
+        raise ConfigError(
+            f"{path}: expected only [hidden_data] with integer seed and generate_seed; "
+            f"found {sorted(unknown) or table}."
+        )
+    return table
+
+
+def _throwaway_seed(assignment: Assignment, key: str, notes: list[str]) -> int:
+    notes.append(
+        f"{assignment.config_dir / PRIVATE_FILE} has no [hidden_data] {key}: this build drew a "
+        "throwaway one, so the next build makes another hidden set. Fine for a try; for a term "
+        f"put e.g. `{key} = {secrets.randbits(40)}` there (the file is git-ignored)."
+    )
+    return secrets.randbits(63)
+
+
+def prepare_hidden_data(assignment: Assignment, target: Path) -> list[str]:
     """Write the bundle's hidden set into ``target``: ``inputs/`` untransformed, ``labels/``,
-    and ``redraw.json`` naming the transform that every run's copy gets (``_run_in``)."""
+    and ``redraw.json`` naming the transform that every run's copy gets (``_run_in``).
+
+    With ``generate = { test = N, size = S }`` (synthetic scenes), first writes a tree of N
+    images of S x S pixels from the private ``generate_seed`` into a temporary folder, which goes
+    once the hidden set is written.
+
+    Returns:
+        Notices for the instructor (a private seed that was missing), one sentence each.
+    """
+    notes: list[str] = []
     if not assignment.hidden_data:
-        return
+        return notes
     from helpers.data.hidden import prepare_hidden_split
 
+    private = read_private_settings(assignment)
     spec = dict(assignment.hidden_data)
     dataset = spec.pop("dataset")
-    # A seed the config does not give is drawn from secrets and written nowhere, so the subset
-    # (limit) cannot be reproduced from public files.
+    generate = spec.pop("generate", None)
+    # The private seed wins over a committed one. A seed neither gives is drawn from secrets and
+    # written nowhere, so the subset (limit) cannot be reproduced from public files.
+    if "seed" in private:
+        spec["seed"] = private["seed"]
     spec.setdefault("seed", secrets.randbits(64))
     limit = spec.pop("limit", 0) or None
     if "root" in spec:  # relative to the kit's root, like every other path in the config
@@ -70,5 +144,24 @@ def prepare_hidden_data(assignment: Assignment, target: Path) -> None:
     # to noised images would pile up). transform_seed no longer applies: every run draws one.
     transform = spec.pop("transform", "none")
     spec.pop("transform_seed", None)
-    prepare_hidden_split(dataset, target / "inputs", target / "labels", limit=limit, **spec)
+    with tempfile.TemporaryDirectory(prefix="kit-hidden-tree-") as scratch:
+        if generate is not None:
+            from helpers.data.synthetic import make_synthetic_voc
+
+            tree_seed = private.get("generate_seed")
+            if tree_seed is None:
+                tree_seed = _throwaway_seed(assignment, "generate_seed", notes)
+            elif tree_seed in PUBLIC_SYNTHETIC_SEEDS:
+                raise ConfigError(
+                    f"{assignment.config_dir / PRIVATE_FILE}: generate_seed = {tree_seed} is a "
+                    "seed students use for their own synthetic trees; pick a large random one."
+                )
+            size = generate.get("size", 128)
+            spec["root"] = make_synthetic_voc(
+                Path(scratch) / "tree", seed=tree_seed, train=0, val=0,
+                test=generate["test"], size=size,
+            )  # fmt: skip
+            spec["split"] = "test"
+        prepare_hidden_split(dataset, target / "inputs", target / "labels", limit=limit, **spec)
     (target / REDRAW_FILE).write_text(json.dumps({"transform": transform}))
+    return notes

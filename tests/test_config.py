@@ -71,3 +71,61 @@ def test_hidden_fashion_mnist_seeds_are_secret_unless_the_config_gives_them(tmp_
     write(tmp_path, '[hidden_data]\ndataset = "fashion-mnist"\ntransfrom = "noise"\n')
     with pytest.raises(ConfigError, match=r"unknown key 'transfrom'.*Did you mean 'transform'"):
         load_assignment("x", tmp_path)
+
+
+GENERATED = '[hidden_data]\ndataset = "synthetic"\ngenerate = { test = 6, size = 64 }\n'
+
+
+def _hidden_images(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "inputs").glob("*.jpg"))}
+
+
+def test_a_generated_hidden_set_comes_from_private_toml_and_is_reproducible(tmp_path):
+    """With private.toml, two builds give the same hidden set, none of whose images is in the
+    public tree; without it each build draws another one and says so."""
+    write(tmp_path, GENERATED)
+    (tmp_path / "assignments" / "x" / "private.toml").write_text(
+        "[hidden_data]\nseed = 123456\ngenerate_seed = 987654321\n"
+    )
+    builds = []
+    for k in range(2):
+        notes = pipeline._hidden_data(load_assignment("x", tmp_path), tmp_path / f"p{k}")
+        assert notes == []
+        builds.append(_hidden_images(tmp_path / f"p{k}"))
+        ids, labels = read_hidden_labels(tmp_path / f"p{k}" / "labels")
+        assert len(ids) == 6 and labels.shape == (6, 8)
+    assert builds[0] == builds[1] and len(builds[0]) == 6
+    public = make_synthetic_voc(tmp_path / "public", seed=0, train=6, val=0, test=6, size=64)
+    public_images = {p.read_bytes() for p in (public / "JPEGImages").glob("*.jpg")}
+    assert not public_images & set(builds[0].values())
+
+    (tmp_path / "assignments" / "x" / "private.toml").unlink()
+    drawn = []
+    for k in range(2):
+        notes = pipeline._hidden_data(load_assignment("x", tmp_path), tmp_path / f"t{k}")
+        assert len(notes) == 1 and "private.toml has no [hidden_data] generate_seed" in notes[0]
+        drawn.append(_hidden_images(tmp_path / f"t{k}"))
+    assert set(drawn[0].values()) != set(drawn[1].values())
+
+
+@pytest.mark.parametrize(
+    ("config", "private", "error"),
+    [
+        ('[hidden_data]\ndataset = "fashion-mnist"\ngenerate = { test = 6 }\n', None,
+         'needs dataset = "synthetic"'),
+        ('[hidden_data]\ndataset = "synthetic"\ngenerate = { test = 0 }\n', None,
+         "give test = the number of hidden images"),
+        ('[hidden_data]\ndataset = "synthetic"\ngenerate = { tset = 6 }\n', None,
+         "Did you mean 'test'"),
+        (GENERATED, "[hidden_data]\ngenerate_seed = 0\n", "seed students use"),
+        (GENERATED, "[hidden_data]\ngenerate_seed = '7'\n", "integer seed and generate_seed"),
+        (GENERATED, "[hidden_data\n", "not valid TOML"),
+    ],
+)  # fmt: skip
+def test_wrong_generate_settings_are_refused_with_the_fix(tmp_path, config, private, error):
+    write(tmp_path, config)
+    if private is not None:
+        (tmp_path / "assignments" / "x" / "private.toml").write_text(private)
+    with pytest.raises(ConfigError, match=error):
+        assignment = load_assignment("x", tmp_path)
+        pipeline._hidden_data(assignment, tmp_path / "hidden")

@@ -177,3 +177,26 @@ def test_bad_counts_are_refused(tmp_path, capsys):
         make_synthetic_voc(tmp_path / "t", train=-1)
     assert main(["--out", str(tmp_path / "u"), "--size", "8"]) == 1
     assert "size >= 32" in capsys.readouterr().err
+
+
+def test_synthetic_voc_writes_the_public_tree_once_and_mends_a_partial_one(tmp_path, monkeypatch):
+    """The tree students train on: written on first use under $KIT_DATA_DIR, reused after (same
+    bytes, no rewrite), and a half-written folder under its name (an interrupted first use) is
+    replaced rather than read."""
+    from helpers.data.synthetic import synthetic_voc
+
+    monkeypatch.setenv("KIT_DATA_DIR", str(tmp_path))
+    tree = synthetic_voc(train=3, val=1, test=1, size=64)
+    assert tree == tmp_path / "synthetic-s0-3-1-1-64"
+    first = {p.name: p.stat().st_mtime_ns for p in (tree / "JPEGImages").iterdir()}
+    assert len(first) == 5
+    assert synthetic_voc(train=3, val=1, test=1, size=64) == tree
+    assert {p.name: p.stat().st_mtime_ns for p in (tree / "JPEGImages").iterdir()} == first
+    assert [p.name for p in tmp_path.iterdir()] == [tree.name]  # no scratch folder left
+
+    partial = tmp_path / "synthetic-s0-2-1-1-64"
+    (partial / "JPEGImages").mkdir(parents=True)
+    (partial / "JPEGImages" / "000001.jpg").write_bytes(b"half")
+    mended = synthetic_voc(train=2, val=1, test=1, size=64)
+    assert mended == partial and (mended / "synthetic.json").is_file()
+    assert (mended / "JPEGImages" / "000001.jpg").read_bytes()[:2] == b"\xff\xd8"

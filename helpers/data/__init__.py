@@ -36,6 +36,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "SYNTHETIC_CLASSES",
             "SYNTHETIC_SUPERCLASSES",
             "make_synthetic_voc",
+            "synthetic_voc",
             "to_superclass_mask",
         ],
         "voc": [

@@ -63,6 +63,7 @@ __all__ = [
     "SYNTHETIC_CLASSES",
     "SYNTHETIC_SUPERCLASSES",
     "make_synthetic_voc",
+    "synthetic_voc",
     "to_superclass_mask",
 ]
 #: The superclasses of the segmentation assignment, in order (superclass j is mask index j + 1).
@@ -257,6 +258,72 @@ def make_synthetic_voc(
     (out / "classes.txt").write_text("".join(f"{c}\n" for c in SYNTHETIC_CLASSES))
     marker.write_text(json.dumps(settings, indent=1) + "\n")
     return out
+
+
+def _data_home() -> Path:
+    """``$KIT_DATA_DIR``, else ``~/.cache/kit-data`` (where Fashion-MNIST downloads go too)."""
+    from helpers.contract import DATA_DIR_ENV
+
+    configured = os.environ.get(DATA_DIR_ENV)
+    return Path(configured) if configured else Path.home() / ".cache" / "kit-data"
+
+
+def synthetic_voc(
+    root: str | os.PathLike | None = None,
+    *,
+    seed: int = 0,
+    train: int = 2000,
+    val: int = 500,
+    test: int = 500,
+    size: int = 128,
+) -> Path:
+    """The public synthetic VOC tree every student trains on: written on first use, reused after.
+
+    The defaults are the course's public set (seed 0: 2,000 train, 500 val, 500 test images of
+    128 x 128; about 10 s to write on one core). Everyone who calls this with the same settings
+    gets byte-identical files, so results are comparable across a class. Hidden test sets come
+    from another, private seed (``[hidden_data] generate`` in an assignment's config).
+
+    Args:
+        root: the folder that holds the trees; default ``$KIT_DATA_DIR``, else
+            ``~/.cache/kit-data``. The tree is
+            ``root/synthetic-s<seed>-<train>-<val>-<test>-<size>``.
+        seed, train, val, test, size: as :func:`make_synthetic_voc`.
+
+    Returns:
+        The VOC folder, ready for ``VOCClassification(path)`` or ``VOCSegmentation(path)``.
+
+    >>> import tempfile
+    >>> tree = synthetic_voc(tempfile.mkdtemp(), train=4, val=2, test=2, size=64)
+    >>> tree.name, len(list((tree / "JPEGImages").iterdir()))
+    ('synthetic-s0-4-2-2-64', 8)
+    """
+    import shutil
+    import tempfile
+
+    parent = Path(root) if root is not None else _data_home()
+    target = parent / f"synthetic-s{seed}-{train}-{val}-{test}-{size}"
+    settings = _settings(seed, train, val, test, size)
+    marker = target / "synthetic.json"
+    if marker.is_file() and json.loads(marker.read_text()) == settings:
+        return target
+    parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed into place, so two notebooks starting at once (or
+    # one interrupted half-way) never leave a half-written tree under the final name.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=parent))
+    try:
+        make_synthetic_voc(scratch / "tree", seed=seed, train=train, val=val, test=test, size=size)
+        try:
+            os.rename(scratch / "tree", target)
+        except OSError:
+            # Someone else finished first (the target exists now) or a stale partial folder is
+            # in the way: use a finished one, else replace what is there.
+            if not (marker.is_file() and json.loads(marker.read_text()) == settings):
+                shutil.rmtree(target, ignore_errors=True)
+                os.rename(scratch / "tree", target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
 
 
 def main(argv: Sequence[str] | None = None) -> int:
