@@ -37,6 +37,7 @@ def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     up_h, up_w = int(rng.integers(3, 10)), int(rng.integers(3, 10))
     loss_n, loss_c = int(rng.integers(2, 5)), int(rng.integers(3, 7))
     loss_h, loss_w = int(rng.integers(5, 17)), int(rng.integers(5, 17))
+    loss_logits = 2 * rng.standard_normal((loss_n, loss_c, loss_h, loss_w))
     loss_masks = rng.integers(0, loss_c, (loss_n, loss_h, loss_w))
     loss_masks[rng.random(loss_masks.shape) < 0.2] = IGNORE
     cm_classes = int(rng.integers(4, 8))
@@ -52,7 +53,7 @@ def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
         # Two odd sizes >= 33, one per network variant run in the test, and a class count.
         "odd_sizes": np.array([[_odd(rng, 33, 99), _odd(rng, 33, 99)] for _ in range(2)], np.int64),
         "net_classes": np.array(rng.integers(2, 8), np.int64),
-        "loss_logits": (2 * rng.standard_normal((loss_n, loss_c, loss_h, loss_w))).astype(np.float32),
+        "loss_logits": loss_logits.astype(np.float32),
         "loss_masks": loss_masks.astype(np.int64),
         "loss_weights": rng.uniform(0.2, 3.0, loss_c).astype(np.float32),
         "cm_predicted": cm_predicted,

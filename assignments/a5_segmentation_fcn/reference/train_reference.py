@@ -1,7 +1,7 @@
 """Train the reference network of a5 on the CPU, time it, score it and save segmentation_net.pt.
 
-    OMP_NUM_THREADS=1 .venv/bin/python assignments/a5_segmentation_fcn/reference/train_reference.py \\
-        [--threads 1] [--epochs 6]
+    cd assignments/a5_segmentation_fcn/reference
+    OMP_NUM_THREADS=1 ../../../.venv/bin/python train_reference.py [--threads 1] [--epochs 6]
 
 The code is the source notebook's own: its set-up, solution and helper cells are run here by
 grade id (the data, the backbone, ``SegmentationNet``, the loss, ``train_segmentation``,
@@ -30,10 +30,15 @@ CELLS = ("parameters", "setup", "data", "backbone_setting", "backbone", "upsampl
          "save_load")  # fmt: skip
 
 
+def notebook_cells() -> dict[str, str]:
+    """{grade id: source} of the source notebook's code cells."""
+    cells = nbformat.read(SOURCE, as_version=4).cells
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in cells if c.cell_type == "code"}
+
+
 def notebook_namespace() -> dict:
     """The namespace the source notebook's ``CELLS`` leave, outside the grader."""
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
-             for c in nbformat.read(SOURCE, as_version=4).cells if c.cell_type == "code"}  # fmt: skip
+    cells = notebook_cells()
     namespace: dict = {"display": print}
     for grade_id in CELLS:
         exec(compile(cells[grade_id], f"{SOURCE.name}:{grade_id}", "exec"), namespace)
@@ -66,9 +71,7 @@ def main() -> None:
     )
     ns["WEIGHTS_FILE"] = args.out
     ns["final_net"] = ns["load_network"](args.out)  # as graded: half precision, reloaded
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
-             for c in nbformat.read(SOURCE, as_version=4).cells if c.cell_type == "code"}  # fmt: skip
-    exec(compile(cells["evaluation"], "evaluation", "exec"), ns)
+    exec(compile(notebook_cells()["evaluation"], "evaluation", "exec"), ns)
 
 
 if __name__ == "__main__":
