@@ -266,3 +266,90 @@ def test_the_grader_scores_masks_without_importing_torch():
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["mean_iou 1.0", "torch modules: []"]
+
+
+SEGMENTATION_BAND = """
+[hidden_data]
+dataset = "synthetic"
+generate = { test = 6, size = 64 }
+task = "segmentation"
+superclasses = true
+
+[[performance]]
+name = "Mean IoU on the hidden scenes"
+predictions = "segmentation_scores"
+metric = "mean_iou"
+zero_at = 0.1
+full_at = 0.2
+max_score = 4.0
+"""
+#: The locked cell that writes score maps: background everywhere (mean IoU about 0.21).
+PREDICT_MASKS = """\
+if GRADING:
+    import os
+    import numpy as np
+    from helpers.data.hidden import read_hidden_inputs
+    from helpers.predictions import save_segmentation_scores
+    ids, images = read_hidden_inputs(DATA_DIR)
+    probabilities = [np.stack([np.ones(i.shape[:2])] + [np.zeros(i.shape[:2])] * 3)
+                     for i in images]
+    save_segmentation_scores(os.path.join(OUTPUT_DIR, "segmentation_scores"), ids, probabilities)"""
+#: A student answer that also cuts the first score file short once it is written.
+TRUNCATING_Q2 = """\
+def scale(x, k):
+    return x * k
+import helpers.predictions as _predictions
+_save = _predictions.save_segmentation_scores
+def _cut_first(folder, ids, probabilities):
+    out = _save(folder, ids, probabilities)
+    first = out / f"{ids[0]}.npy"
+    first.write_bytes(first.read_bytes()[:300])
+    return out
+_predictions.save_segmentation_scores = _cut_first"""
+
+
+@pytest.mark.slow
+def test_a_truncated_score_file_costs_only_the_performance_points(tmp_path):
+    """Graded end to end (build, sandboxed kernel, scoring), does a submission whose score file
+    is cut short keep every test's points and get a plain message for the performance item,
+    while an intact one is scored?"""
+    import nbformat
+    import toy_assignment as toy
+    from nbformat.v4 import new_code_cell
+
+    from autograder import pipeline
+    from autograder.config import load_assignment
+
+    root = toy.make_root(tmp_path / "kit")
+    config = root / "assignments" / toy.NAME / "assignment.toml"
+    config.write_text(config.read_text() + SEGMENTATION_BAND)
+    for kind in ("source", "release"):
+        path = root / kind / toy.NAME / "toy.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(new_code_cell(PREDICT_MASKS, metadata=toy._meta("predict", locked=True)))
+        nbformat.write(nb, path)
+    os.environ["KIT_BUNDLE_DIR"] = str(tmp_path / "bundles")
+    try:
+        assignment = load_assignment(toy.NAME, root)
+        pipeline.build(assignment, device="cpu")
+        solved = {"q1": "def add(a, b):\n    return a + b"}
+        results = {}
+        for case, q2 in (("intact", "def scale(x, k):\n    return x * k"),
+                         ("truncated", TRUNCATING_Q2)):  # fmt: skip
+            path = toy.student(tmp_path / case / "toy.ipynb", **solved, q2=q2)
+            nb = nbformat.read(path, as_version=4)
+            predict = toy._meta("predict", locked=True)
+            nb.cells.append(new_code_cell(PREDICT_MASKS, metadata=predict))
+            nbformat.write(nb, path)
+            results[case] = pipeline.grade(assignment, path, device="cpu").results
+    finally:
+        os.environ.pop("KIT_BUNDLE_DIR", None)
+    for case, result in results.items():
+        tests = {t["name"]: t for t in result["tests"]}
+        assert tests["q1_tests"]["score"] == 2 and tests["q2_tests"]["score"] == 3, case
+        item = tests["Mean IoU on the hidden scenes"]
+        if case == "intact":
+            assert item["output"].startswith("mean_iou = 0.") and "concave" in item["output"]
+        else:
+            assert item["score"] == 0
+            assert "h00000.npy" in item["output"] and "cut short" in item["output"], item
