@@ -10,12 +10,13 @@
    submission, ``python -m autograder grade``, the same command a Gradescope container runs, so
    a crash, a hang or a leak in one grading never reaches the batch or another submission.
    Each concurrent worker has its own kernel user (``<KIT_KERNEL_USER or kitgrader><n>``), so
-   the reaper of one never ends another's kernel; with ``--gpus`` there is one worker per GPU
-   and its kernel sees only that GPU (``CUDA_VISIBLE_DEVICES``), otherwise CPU workers whose
-   kernels see no GPU at all.
+   the reaper of one never ends another's kernel; with ``--gpus`` (ids checked against the
+   driver's list first) there is one worker per GPU and its kernel can open only that GPU's
+   device node (:mod:`autograder.sandbox.gpus`), otherwise CPU workers whose kernels see no
+   GPU at all.
 3. **Record**: ``DIR/<submission>/results.json`` (written atomically by the grader),
    ``feedback/``, ``grade.log`` (the grader's console) and ``status.json`` (exit code, time,
-   worker), written last, atomically: a submission counts as graded only when its
+   CPU time, worker), written last, atomically: a submission counts as graded only when its
    ``status.json`` says exit code 0 or 1 and its ``results.json`` is there. An interrupted run
    therefore loses nothing already written, and the next run grades only the rest.
 4. **Tabulate** (:mod:`autograder.gradebook`), from the JSON files only: ``DIR/grades.csv``
@@ -54,6 +55,7 @@ from autograder.exports import ExportError, safe_name, unpack_export
 from autograder.gradebook import write_tables
 from autograder.manifest import MANIFEST_FILE
 from autograder.report import write_atomic
+from autograder.sandbox.gpus import unknown_gpus
 
 __all__ = [
     "BatchSummary",
@@ -332,6 +334,10 @@ def run_from_args(args: argparse.Namespace) -> int:
         listed = ", ".join(map(repr, bad))
         print(f"error: --gpus takes GPU indices or UUIDs separated by commas (e.g. 0,1), got "
               f"{listed}. `nvidia-smi -L` lists them.", file=sys.stderr)  # fmt: skip
+        return 2
+    if unknown := unknown_gpus(gpus):
+        listed = "; ".join(f"{g} is not a GPU of this machine: {why}" for g, why in unknown.items())
+        print(f"error: --gpus {listed}. `nvidia-smi -L` lists them.", file=sys.stderr)
         return 2
     if args.jobs < 1:
         print(f"error: --jobs must be 1 or more, got {args.jobs}.", file=sys.stderr)

@@ -3,12 +3,13 @@
 :func:`grade_one` runs ``python -m autograder grade`` (the command a Gradescope container runs)
 for one submission, as one :class:`Worker`: its own kernel user (``KIT_KERNEL_USER``, so the
 reaper of one worker never ends another's kernel) and the GPU its kernel may see
-(``CUDA_VISIBLE_DEVICES``). It writes ``<out>/<submission>/``: ``results.json`` (by the grader,
-atomically), ``feedback/``, ``grade.log`` (the grader's console) and, last, ``status.json``
-(:class:`Outcome`). A submission counts as graded (:func:`is_graded`) only when its
-``status.json`` says exit code 0 or 1 and its ``results.json`` is there, so an interrupted run
-loses nothing already written. Results are read as JSON only (:func:`read_json`: no link
-followed, size bounded), never unpickled.
+(``CUDA_VISIBLE_DEVICES``, and ``KIT_KERNEL_GPUS``: the kernel's ``/dev`` holds no other GPU's
+device node, :mod:`autograder.sandbox.gpus`). It writes ``<out>/<submission>/``:
+``results.json`` (by the grader, atomically), ``feedback/``, ``grade.log`` (the grader's
+console) and, last, ``status.json`` (:class:`Outcome`). A submission counts as graded
+(:func:`is_graded`) only when its ``status.json`` says exit code 0 or 1 and its
+``results.json`` is there, so an interrupted run loses nothing already written. Results are
+read as JSON only (:func:`read_json`: no link followed, size bounded), never unpickled.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import stat
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from autograder.contract import HIDE_ENV, KERNEL_USER_ENV
 from autograder.report import write_atomic
+from autograder.sandbox.gpus import KERNEL_GPUS_ENV
 
 __all__ = [
     "GRADED_CODES",
@@ -43,6 +46,7 @@ __all__ = [
     "read_json",
     "results_tests",
     "stop",
+    "wait_with_cpu_time",
 ]
 
 RESULTS, STATUS, LOG, FEEDBACK = "results.json", "status.json", "grade.log", "feedback"
@@ -97,6 +101,9 @@ class Outcome:
     kernel_user: str
     gpu: str | None
     message: str
+    #: CPU seconds the child grader used, its kernel and every other descendant it waited for
+    #: included (user + system); None where it was ended or reaped elsewhere.
+    cpu_s: float | None = None
 
     @property
     def kind(self) -> str:
@@ -179,7 +186,7 @@ def grade_one(
     limits; this catches a grader that hangs). ``running`` lets the caller stop the child."""
     folder = Path(out) / submission.name
     started = time.monotonic()
-    exit_code, message = None, ""
+    exit_code, message, cpu_s = None, "", None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in (STATUS, RESULTS):  # a regrade must not leave the old grade in place
@@ -192,6 +199,9 @@ def grade_one(
         env[HIDE_ENV] = os.pathsep.join([*hide, *filter(None, [os.environ.get(HIDE_ENV)])])
         if worker.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = worker.gpu
+            # ... and its kernel keeps no other GPU's device node (the variable steers CUDA,
+            # the student's code can change it; see autograder.sandbox.gpus).
+            env[KERNEL_GPUS_ENV] = worker.gpu
         command = grader_command(assignment, submission, folder, device=worker.device, root=root)
         with open(folder / LOG, "wb") as log:
             # Own session: a timeout can end the child's whole group without touching ours.
@@ -202,7 +212,7 @@ def grade_one(
             if running is not None:
                 running[process.pid] = process
             try:
-                exit_code = process.wait(timeout_s)
+                exit_code, cpu_s = wait_with_cpu_time(process, timeout_s)
             except subprocess.TimeoutExpired:
                 stop(process)
                 message = f"the grader ran past the batch's limit of {timeout_s:g} s and was ended"
@@ -225,11 +235,48 @@ def grade_one(
         submission=submission.name, students=submission.students, exit_code=exit_code,
         graded=graded, score=number(results, "score"), max_score=max_score_of(results),
         elapsed_s=round(time.monotonic() - started, 2), kernel_user=worker.kernel_user,
-        gpu=worker.gpu, message=message,
+        gpu=worker.gpu, message=message, cpu_s=None if cpu_s is None else round(cpu_s, 2),
     )  # fmt: skip
     with contextlib.suppress(OSError):
         write_atomic(folder / STATUS, asdict(outcome))
     return outcome
+
+
+def wait_with_cpu_time(
+    process: subprocess.Popen, timeout_s: float | None
+) -> tuple[int, float | None]:
+    """Wait for ``process`` like ``Popen.wait``; (its exit code, the CPU seconds it used).
+
+    ``wait4`` gives the child's resource use, which includes every descendant it waited for
+    (the grader's launcher, init and kernel): Popen's own wait discards it. The process's pid
+    file descriptor wakes the wait without polling. Raises ``subprocess.TimeoutExpired``
+    after ``timeout_s``. Where another thread reaped the child first (a batch being
+    stopped), the exit code is Popen's and the CPU time None.
+    """
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    try:
+        exited = os.pidfd_open(process.pid)
+    except OSError:  # reaped already, or Linux < 5.3: poll below
+        exited = None
+    try:
+        while True:
+            try:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            except ChildProcessError:
+                return process.wait(), None
+            if pid:
+                process.returncode = os.waitstatus_to_exitcode(status)
+                return process.returncode, usage.ru_utime + usage.ru_stime
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(process.args, timeout_s)
+            if exited is not None:
+                select.select([exited], [], [], left)
+            else:
+                time.sleep(0.05 if left is None else min(0.05, left))
+    finally:
+        if exited is not None:
+            os.close(exited)
 
 
 def _log_tail(path: Path, limit: int = 300) -> str:

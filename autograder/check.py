@@ -17,6 +17,10 @@ split (the hidden set is the grader's), so the cell that writes predictions real
 - a prediction file the grader scores was not written, or could not be read.
 
 What it cannot check, and says so: the hidden tests and the score on the hidden test set.
+
+The assignment is found without ``--root`` where a student has it: the ``kit/`` folder the
+handout puts beside the notebook, else a kit checkout the notebook lies in
+(:func:`candidate_roots`); when none names the notebook, a message says where it looked.
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ from pathlib import Path
 import nbformat
 
 from autograder.assemble import grade_id, is_autograded_test
-from autograder.config import Assignment, load_assignment
+from autograder.config import Assignment, ConfigError, load_assignment
 from autograder.contract import NBGRADER_KEY
 from autograder.explain import describe_error, raised_errors
 from autograder.intake import read_submission
 
-__all__ = ["check", "find_assignment", "unanswered"]
+__all__ = ["HANDOUT_KIT", "candidate_roots", "check", "find_assignment", "unanswered"]
 
 #: nbgrader's placeholders in a released answer cell (its ``ClearSolutions`` defaults).
 WRITTEN_PLACEHOLDER = "YOUR ANSWER HERE"
@@ -49,14 +53,71 @@ NOT_CHECKED = (
 )
 
 
+#: The folder beside the notebook where a handout keeps what ``check`` reads (``assignment.toml``
+#: and the untouched release); ``autograder.handout.CHECK_ROOT`` writes it (a test keeps the two
+#: equal; not imported from there because that module pulls nbgrader in).
+HANDOUT_KIT = "kit"
+
+
+def candidate_roots(notebook: Path, root: Path | None = None) -> list[Path]:
+    """Where a kit (a folder with ``assignments/<a>/assignment.toml``) may be, in the order
+    looked: ``root`` alone when given; else what a student has first (``kit/`` beside the
+    notebook, as the handout unpacks), then a kit checkout the notebook lies in (e.g.
+    ``<kit>/release/<a>/``), the working folder (and its ``kit/``), and last the kit this code
+    runs from (a checkout; installed from the wheel it is site-packages, which has none)."""
+    if root is not None:
+        return [Path(root)]
+    folder = Path(notebook).resolve().parent
+    found = [folder / HANDOUT_KIT, folder, *folder.parents, Path.cwd() / HANDOUT_KIT, Path.cwd()]
+    found.append(Path(__file__).resolve().parents[1])
+    return list(dict.fromkeys(found))
+
+
+def _assignments_in(kit: Path) -> tuple[list[Assignment], list[str]]:
+    """The assignments under ``kit/assignments/``, and a sentence for each ``assignment.toml``
+    there that cannot be read."""
+    found, unreadable = [], []
+    for config in sorted((kit / "assignments").glob("*/assignment.toml")):
+        try:
+            found.append(load_assignment(config.parent.name, kit))
+        except (ConfigError, OSError) as error:
+            unreadable.append(f"{config} could not be read ({error})")
+    return found, unreadable
+
+
 def find_assignment(notebook: Path, root: Path | None) -> Assignment | None:
-    """The assignment whose notebook has this file name (or the closest one)."""
-    root = Path(root) if root else Path(__file__).resolve().parents[1]
-    for config in sorted((root / "assignments").glob("*/assignment.toml")):
-        assignment = load_assignment(config.parent.name, root)
-        if notebook.name in assignment.notebooks:
-            return assignment
+    """The assignment that names this notebook's file, in the first of
+    :func:`candidate_roots` that has one (None: none has)."""
+    for kit in candidate_roots(notebook, root):
+        for assignment in _assignments_in(kit)[0]:
+            if Path(notebook).name in assignment.notebooks:
+                return assignment
     return None
+
+
+def _not_found(notebook: Path, root: Path | None) -> str:
+    """Why no assignment was found for ``notebook``, where check looked, and what to do."""
+    names, unreadable = set(), []
+    for kit in candidate_roots(notebook, root):
+        assignments, problems = _assignments_in(kit)
+        names |= {n for a in assignments for n in a.notebooks}
+        unreadable += problems
+    if root is not None:
+        where = f"{Path(root) / 'assignments'} (--root)"
+    else:
+        where = (f"{Path(notebook).resolve().parent / HANDOUT_KIT}/assignments/ (the handout's "
+                 f"kit/ folder beside the notebook), a kit folder above the notebook, and "
+                 f"{Path.cwd()}")  # fmt: skip
+    known = (f" The assignments found there name these notebooks: {', '.join(sorted(names))}; "
+             "keep the name your notebook had in the handout." if names else "")  # fmt: skip
+    broken = (f" {'; '.join(unreadable)}: take that file again from the handout."
+              if unreadable else "")  # fmt: skip
+    return (
+        f"Found no assignment whose notebook is named {Path(notebook).name}. check looked for "
+        f"assignments/<assignment>/assignment.toml in {where}.{broken}{known} To fix it: keep "
+        "the notebook in the handout folder, next to its kit/ folder, and run check there; or "
+        "pass --root with the folder that holds assignments/."
+    )
 
 
 def unanswered(notebook: nbformat.NotebookNode) -> list[str]:
@@ -139,10 +200,7 @@ def check(notebook: Path, *, root: Path | None = None, device: str = "auto") -> 
     notebook = Path(notebook)
     assignment = find_assignment(notebook, root)
     if assignment is None:
-        print(
-            f"{notebook.name} is not the name of any assignment's notebook. Submit the notebook "
-            "under the name it had in release/ (e.g. a2_cnn_fashion.ipynb)."
-        )
+        print(_not_found(notebook, root))
         return 1
     name = notebook.name
     intake = read_submission(notebook, name)

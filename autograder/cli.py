@@ -84,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="grade the reference through the zip to size its container")  # fmt: skip
     p = sub.add_parser("check", help="a student's own check before submitting (no hidden data)")
     p.add_argument("notebook", type=Path, help="your notebook")
-    p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")
+    p.add_argument("--root", type=Path, default=None,
+                   help="the kit's root (default: kit/ beside the notebook)")  # fmt: skip
     p = sub.add_parser("handout", help="what students download: notebooks, texts, the wheel")
     p.add_argument("assignment", help="assignment name (a folder under assignments/)")
     p.add_argument("--root", type=Path, default=None, help="the kit's root (default: here)")

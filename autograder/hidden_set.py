@@ -9,8 +9,8 @@ Private settings live in ``assignments/<a>/private.toml``, which git ignores and
 instructor has::
 
     [hidden_data]
-    seed = 8734512          # the hidden set's shuffle and subset (overrides the committed one)
-    generate_seed = 550913  # the synthetic tree of ``[hidden_data] generate``
+    seed = 8734512                      # the hidden set's shuffle and subset
+    generate_seed = 5117960381260728011  # the synthetic tree of ``[hidden_data] generate``
 
 Why a file and not only :mod:`secrets`: a course that rebuilds its bundle (a fix to a test, a
 new Gradescope upload) keeps the same hidden images, so grades of the term stay comparable, and
@@ -33,8 +33,8 @@ import numpy as np
 from autograder.config import Assignment, ConfigError
 
 __all__ = [
+    "MIN_GENERATE_SEED",
     "PRIVATE_FILE",
-    "PUBLIC_SYNTHETIC_SEEDS",
     "REDRAW_FILE",
     "SECRET_BYTES",
     "draw_grading_inputs",
@@ -47,9 +47,11 @@ REDRAW_FILE = "redraw.json"
 SECRET_BYTES = 32
 #: The instructor-only settings file in ``assignments/<a>/`` (git-ignored).
 PRIVATE_FILE = "private.toml"
-#: Seeds of synthetic trees students have (``helpers.data.synthetic.synthetic_voc``'s default and
-#: the seeds docs and tests use): a hidden tree must come from another one.
-PUBLIC_SYNTHETIC_SEEDS = frozenset(range(0, 100))
+#: The smallest ``generate_seed`` accepted. Every scene depends only on (seed, number) and the
+#: kernel sees the hidden JPEGs byte for byte, so a small seed can be found by rendering one
+#: image per candidate (6.8 ms each: a 6-digit seed in about an hour on one core) and the tree
+#: with its labels rebuilt inside the kernel. 2**40 candidates take centuries; draw 63 bits.
+MIN_GENERATE_SEED = 2**40
 
 
 def _draw_seed(secret: bytes, draw: int) -> np.random.SeedSequence:
@@ -107,7 +109,7 @@ def _throwaway_seed(assignment: Assignment, key: str, notes: list[str]) -> int:
     notes.append(
         f"{assignment.config_dir / PRIVATE_FILE} has no [hidden_data] {key}: this build drew a "
         "throwaway one, so the next build makes another hidden set. Fine for a try; for a term "
-        f"put e.g. `{key} = {secrets.randbits(40)}` there (the file is git-ignored)."
+        f"put e.g. `{key} = {secrets.randbits(63)}` there (the file is git-ignored)."
     )
     return secrets.randbits(63)
 
@@ -151,10 +153,13 @@ def prepare_hidden_data(assignment: Assignment, target: Path) -> list[str]:
             tree_seed = private.get("generate_seed")
             if tree_seed is None:
                 tree_seed = _throwaway_seed(assignment, "generate_seed", notes)
-            elif tree_seed in PUBLIC_SYNTHETIC_SEEDS:
+            elif not MIN_GENERATE_SEED <= tree_seed < 2**63:
                 raise ConfigError(
-                    f"{assignment.config_dir / PRIVATE_FILE}: generate_seed = {tree_seed} is a "
-                    "seed students use for their own synthetic trees; pick a large random one."
+                    f"{assignment.config_dir / PRIVATE_FILE}: generate_seed = {tree_seed} can be "
+                    "guessed: a notebook could try seeds until one renders a hidden image and then "
+                    "draw the whole tree with its labels. Use a random one of 63 bits, e.g. "
+                    f"generate_seed = {secrets.randbits(63)} (python -c 'import secrets; "
+                    "print(secrets.randbits(63))')."
                 )
             size = generate.get("size", 128)
             spec["root"] = make_synthetic_voc(

@@ -16,14 +16,19 @@ Steps, in order, when the settings ask for isolation (the grader runs as root):
 3. the whole tree made read-only, recursively (``mount_setattr``), then a fresh size-bounded
    tmpfs over every world-writable place (``/tmp``, ``/var/tmp``, ``/run/lock``, ``/dev/shm``,
    any other the grader found): nothing one submission leaves there reaches the next;
-4. every hidden directory covered by an empty tmpfs (mode 0711, owned by root: listing it fails,
-   and files under it do not exist), every hidden file by a read-only bind of an empty file;
-5. the paths the kernel needs bound back in place from a descriptor opened before the mounts:
+4. the paths the kernel needs bound back in place from a descriptor opened before the mounts:
    its working directory and run directory writable, the rest (its Python) read-only;
-6. a ``fork``: the child is process 1 of the new PID namespace (``init`` below). It mounts a
+5. with a GPU in the machine and the kernel given some or none of them, ``/dev`` rebuilt
+   without the other GPUs' device nodes (:func:`rebuild_devices`);
+6. every hidden directory covered by an empty tmpfs (mode 0711, owned by root: listing it fails,
+   and files under it do not exist), every hidden file by a read-only bind of an empty file.
+   After the binds of step 4, which would otherwise bring back what was covered inside a kept
+   folder; only a hidden folder that holds a kept one is covered before them;
+7. a ``fork``: the child is process 1 of the new PID namespace (``init`` below). It mounts a
    fresh ``/proc`` (``hidepid=2``: the kernel sees only its own user's processes of this run,
-   never the host's command lines), and forks the kernel: resource limits, ``no_new_privs``, the
-   switch to the unprivileged user, a fresh session keyring, and ``execve``.
+   never the host's command lines; ``driver/nvidia/gpus`` lists only the kernel's GPUs), and
+   forks the kernel: resource limits, ``no_new_privs``, the switch to the unprivileged user, a
+   fresh session keyring, and ``execve``.
 
 Process layout of an isolated kernel, and why::
 
@@ -39,7 +44,7 @@ then exits, which ends every process of the namespace at once. The launcher exit
 kernel's status, so the kernel manager sees the kernel die; it also ends init if the grader dies
 (init has ``PR_SET_PDEATHSIG``), so nothing outlives the grader.
 
-Without namespaces (a container without CAP_SYS_ADMIN) steps 2 to 6 reduce to: resource limits,
+Without namespaces (a container without CAP_SYS_ADMIN) steps 2 to 7 reduce to: resource limits,
 the switch to the user, a fresh session keyring and ``execve`` in this very process. Without
 isolation only the resource limits that do not count the grader's own processes (memory, file
 size, core files), the working directory and the cleared environment apply.
@@ -48,7 +53,7 @@ This file is a script, not part of the grader's import graph: it imports the sta
 (``-S`` skips site-packages, so it starts in a few milliseconds) and has no effect on import.
 ``--probe`` answers, as JSON on stdout, whether this machine lets root create the namespaces.
 
-Why one file of about 500 lines, above the kit's ~400: ``python -I -S`` puts neither this
+Why one file of about 650 lines, above the kit's ~400: ``python -I -S`` puts neither this
 file's folder nor site-packages on ``sys.path``, so the launcher cannot import a sibling module
 (nor the :mod:`autograder.sandbox` package); a split would need path set-up in the one process
 that must start with nothing of the grader's in reach.
@@ -65,6 +70,7 @@ import resource
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 
@@ -95,6 +101,10 @@ _SYSCALLS = {  # machine -> (keyctl, mount_setattr)
     "x86_64": (250, 442),
     "aarch64": (219, 442),
 }
+#: NVIDIA's character devices (the driver's NV_MAJOR_DEVICE_NUMBER): ``/dev/nvidia<minor>`` per
+#: GPU, minors 254 and 255 its control nodes (``nvidia-modeset``, ``nvidiactl``).
+NVIDIA_MAJOR = 195
+NVIDIA_CONTROL_MINORS = 254
 #: At most this many leftover processes are written down when the kernel exits.
 CENSUS_MAX = 50
 
@@ -228,8 +238,155 @@ def join_cgroup(procs_file: str) -> None:
         f.write(str(os.getpid()))
 
 
+def hide(path: str, empty_fd: int | None) -> None:
+    """Cover one hidden path: a folder by an empty root-only tmpfs (listing it fails, files under
+    it do not exist), a file by a read-only bind of the empty file ``empty_fd`` (reads as
+    empty, writes fail). A path that no longer exists lies under a folder already covered."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k")
+    elif os.path.lexists(path) and not os.path.isdir(path):
+        empty = "/dev/null" if empty_fd is None else f"/proc/self/fd/{empty_fd}"
+        mount(empty, path, None, MS_BIND, None)
+        mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+
+
+def bind_back(path: str, fd: int, *, writable: bool, root_read_only: bool) -> None:
+    """Put a kept folder (``fd``, opened before any mount) back at ``path`` and close ``fd``.
+
+    A writable one is always bound (the rest of the tree is read-only); a read-only one only
+    where a cover made it vanish.
+    """
+    try:
+        seen, wanted = os.stat(path), os.fstat(fd)
+        reachable = (seen.st_dev, seen.st_ino) == (wanted.st_dev, wanted.st_ino)
+    except OSError:
+        reachable = False
+    if not reachable:
+        # Rebuild the way down inside the covering tmpfs; 0711: traversable, not listable.
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            step = "/" + "/".join(parts[:depth])
+            if not os.path.isdir(step):
+                os.mkdir(step, 0o711)
+    if not reachable or writable:
+        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+    if writable and root_read_only:
+        set_read_only(path, False)
+    os.close(fd)
+
+
+def _withheld(rel: str, info: os.stat_result, gpu: dict) -> bool:
+    """Is the device-folder entry ``rel`` (its path under the folder) one the kernel must not
+    have (see :func:`rebuild_devices`)?
+
+    >>> gpu = {"keep_minors": [1], "withhold_paths": ["dri/card0"]}
+    >>> _withheld("null", os.stat("/dev/null"), gpu), _withheld("dri/card0", os.stat("/"), gpu)
+    (False, True)
+    >>> _withheld("nvidia-uvm", os.stat("/"), gpu), _withheld("nvidia-uvm", os.stat("/"), {})
+    (False, True)
+    """
+    keep_minors = gpu.get("keep_minors", [])
+    if rel in gpu.get("withhold_paths", []):  # other GPUs' DRM nodes, named by the grader
+        return True
+    if stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == NVIDIA_MAJOR:
+        minor = os.minor(info.st_rdev)
+        return minor not in keep_minors if minor < NVIDIA_CONTROL_MINORS else not keep_minors
+    # With no GPU kept: the control nodes of other majors too (nvidia-uvm, nvidia-uvm-tools)
+    # and the MIG capability nodes (the folder nvidia-caps).
+    return not keep_minors and rel.rpartition("/")[2].startswith("nvidia")
+
+
+def _copy_device_folder(old: int, path: str, old_dev: int, gpu: dict, rel: str = "") -> None:
+    """Fill the fresh folder ``path`` with the entries of ``old`` (a descriptor of the folder
+    it covers; ``rel`` its path under the device folder), leaving out what :func:`_withheld`
+    names: device nodes made anew (same number, owner and mode), links copied, sub-folders
+    walked, and folders that are mount points of their own (``pts``, the private ``shm``,
+    ``mqueue``), files, sockets and pipes bound."""
+    for name in sorted(os.listdir(old)):
+        try:
+            info = os.stat(name, dir_fd=old, follow_symlinks=False)
+        except OSError:  # gone meanwhile
+            continue
+        below = f"{rel}/{name}" if rel else name
+        if _withheld(below, info, gpu):
+            continue
+        target = os.path.join(path, name)
+        source = f"/proc/self/fd/{old}/{name}"
+        kind = stat.S_IFMT(info.st_mode)
+        if kind == stat.S_IFDIR and (info.st_dev != old_dev or below.count("/") >= 8):
+            os.mkdir(target)  # bound: it keeps its own owner, mode and mount flags
+            mount(source, target, None, MS_BIND | MS_REC, None)
+            continue
+        if kind not in (stat.S_IFLNK, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFDIR):
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            mount(source, target, None, MS_BIND, None)  # a file, socket or pipe: bound
+            continue
+        if kind == stat.S_IFLNK:
+            os.symlink(os.readlink(name, dir_fd=old), target)
+        elif kind == stat.S_IFDIR:
+            os.mkdir(target)
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=old)
+            try:
+                _copy_device_folder(sub, target, old_dev, gpu, below)
+            finally:
+                os.close(sub)
+        else:
+            os.mknod(target, info.st_mode, info.st_rdev)
+        if kind != stat.S_IFLNK:
+            os.chmod(target, stat.S_IMODE(info.st_mode))
+        os.chown(target, info.st_uid, info.st_gid, follow_symlinks=False)
+
+
+def rebuild_devices(gpu: dict) -> None:
+    """Step 5: the device folder again, without the GPUs that are not the kernel's.
+
+    ``gpu["dev_root"]`` (``/dev``; a fake folder in tests) is covered by a fresh tmpfs holding
+    everything the old one held except the device nodes of NVIDIA GPUs (major 195, minors
+    below 254) whose minor is not in ``gpu["keep_minors"]`` and the other GPUs' DRM nodes
+    (``gpu["withhold_paths"]``, e.g. ``dri/renderD129``); with no GPU kept, NVIDIA's control
+    nodes go too. A node that does not exist cannot be opened, whatever
+    ``CUDA_VISIBLE_DEVICES`` says, and the kernel user can make none (no ``CAP_MKNOD``; the
+    folder is read-only). The new folder is read-only; mounts below it keep their own flags.
+    """
+    root = gpu["dev_root"]
+    if not os.path.isdir(root):  # not in the kernel's tree (a fake one under /tmp): nothing to do
+        return
+    old = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        info = os.fstat(old)
+        mode = stat.S_IMODE(info.st_mode)
+        mount("tmpfs", root, "tmpfs", MS_NOSUID, f"mode={mode:o},size=1m")
+        _copy_device_folder(old, root, info.st_dev, gpu)
+        os.chown(root, info.st_uid, info.st_gid)
+        mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, None)
+    finally:
+        os.close(old)
+
+
+def mask_gpu_information(gpu: dict) -> None:
+    """In the namespace's fresh ``/proc``: ``driver/nvidia/gpus`` lists the kept GPUs only.
+
+    The driver shows a folder per GPU there (model, UUID, bus address); the other GPUs' folders
+    are left out of a read-only tmpfs over it, as NVIDIA's container runtime does.
+    """
+    path = gpu.get("proc_gpus")
+    if not path or not os.path.isdir(path):
+        return
+    old = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        present = set(os.listdir(old))
+        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=64k")
+        for bus in gpu.get("keep_buses", []):
+            if bus in present and "/" not in bus:
+                os.mkdir(os.path.join(path, bus))
+                mount(f"/proc/self/fd/{old}/{bus}", os.path.join(path, bus), None, MS_BIND, None)
+        mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    finally:
+        os.close(old)
+
+
 def build_mounts(settings: dict) -> int | None:
-    """Steps 3 to 5 of the module docstring, inside a fresh mount namespace.
+    """Steps 3 to 6 of the module docstring, inside a fresh mount namespace.
 
     Returns a descriptor open for appending to the census file (see :func:`census`), or None.
     """
@@ -263,37 +420,23 @@ def build_mounts(settings: dict) -> int | None:
             mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777{size}")
     if os.path.isdir("/dev/mqueue"):  # POSIX message queues of the new IPC namespace only
         mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-    for hidden in settings.get("hide", []):
-        if os.path.isdir(hidden) and not os.path.islink(hidden):
-            mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k")
-        elif os.path.lexists(hidden) and not os.path.isdir(hidden):
-            # An empty regular file, read-only: reads as empty, writes fail, stat shows a file.
-            empty = "/dev/null" if empty_fd is None else f"/proc/self/fd/{empty_fd}"
-            mount(empty, hidden, None, MS_BIND, None)
-            mount(None, hidden, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
-        # A path that no longer exists lies under a folder already covered above.
-    if empty_fd is not None:
-        os.close(empty_fd)
+    # A bind brings a kept folder back as it was before any cover was made in it, so hidden
+    # paths are covered after the binds, in the tree as the kernel will see it; only a hidden
+    # folder that holds a kept one is covered before (the way down is then rebuilt in it).
+    hidden = settings.get("hide", [])
+    holding = [h for h in hidden if any(_is_under(k, h) for k in keep_fds)]
+    for path in holding:
+        hide(path, empty_fd)
     os.umask(0o022)
     for path, fd in keep_fds.items():
-        try:
-            seen = os.stat(path)
-            wanted = os.fstat(fd)
-            reachable = (seen.st_dev, seen.st_ino) == (wanted.st_dev, wanted.st_ino)
-        except OSError:
-            reachable = False
-        if not reachable:
-            # Rebuild the way down inside the covering tmpfs; 0711: traversable, not listable.
-            parts = path.strip("/").split("/")
-            for depth in range(1, len(parts) + 1):
-                step = "/" + "/".join(parts[:depth])
-                if not os.path.isdir(step):
-                    os.mkdir(step, 0o711)
-        if not reachable or path in writable:
-            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
-        if path in writable and root_read_only:
-            set_read_only(path, False)
-        os.close(fd)
+        bind_back(path, fd, writable=path in writable, root_read_only=root_read_only)
+    if settings.get("gpu_devices"):
+        rebuild_devices(settings["gpu_devices"])
+    for path in hidden:
+        if path not in holding:
+            hide(path, empty_fd)
+    if empty_fd is not None:
+        os.close(empty_fd)
     return census_fd
 
 
@@ -387,6 +530,8 @@ def run_init(
     """
     # hidepid=2: a process of the kernel user cannot even see that init (root) exists.
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+    if settings.get("gpu_devices"):
+        mask_gpu_information(settings["gpu_devices"])
     wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_write)  # SIGCHLD wakes the select below
     signal.signal(signal.SIGCHLD, lambda *_: None)

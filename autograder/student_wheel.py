@@ -35,9 +35,9 @@ STUDENT_README = """\
 # cv-course-kit-student
 
 The student side of the CV course kit: the `helpers` package the notebooks import (including
-`helpers.grading`), and `python -m autograder check <notebook> --root kit`, which runs your
-notebook's visible tests the way the grader will. Install it next to a handout's
-`requirements.txt`; the handout's README says how.
+`helpers.grading`), and `python -m autograder check <notebook>`, which runs your notebook's
+visible tests the way the grader will (it reads the `kit/` folder the handout puts beside it).
+Install it next to a handout's `requirements.txt`; the handout's README says how.
 """
 
 

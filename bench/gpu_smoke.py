@@ -6,8 +6,9 @@ kernel saw and the time.
     .venv/bin/python bench/gpu_smoke.py --cpu      # rehearsal without a GPU (same steps on CPU)
 
 What it exercises, end to end: ``python -m autograder batch --gpus <id>`` starts one worker
-whose grader gives the kernel ``CUDA_VISIBLE_DEVICES=<id>`` (the sandbox passes it on and leaves
-``/dev/nvidia*`` in place); the sandbox sees a GPU and so sets no RLIMIT_DATA (CUDA needs its
+whose grader gives the kernel its GPU (its ``/dev`` holds that GPU's node ``/dev/nvidia<minor>``
+and the control nodes only, ``CUDA_VISIBLE_DEVICES`` its UUID: autograder.sandbox.gpus);
+the sandbox sees a GPU and so sets no RLIMIT_DATA (CUDA needs its
 large private mappings; the memory watch still applies); the notebook runs ``torch`` on
 ``DEVICE = "cuda"``. The assignment is the toy one (tests/toy_assignment.py) with its answer
 computed by torch on ``DEVICE``; a visible test prints ``KIT_GPU_SMOKE`` with the device name
@@ -45,8 +46,10 @@ SOLVED_Q1 = Q1.replace("    ### BEGIN SOLUTION\n", "").replace("\n    ### END SO
 PROBE = (
     "import os, torch\n"
     "seen = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device'\n"
+    "nodes = sorted(n for n in os.listdir('/dev') if n.startswith('nvidia'))\n"
     "print('KIT_GPU_SMOKE', DEVICE, '|', seen, '| CUDA_VISIBLE_DEVICES =',\n"
-    "      os.environ.get('CUDA_VISIBLE_DEVICES'))\n"
+    "      os.environ.get('CUDA_VISIBLE_DEVICES'), '| devices =', torch.cuda.device_count(),\n"
+    "      '| /dev:', ' '.join(nodes))\n"
     "assert DEVICE == 'cpu' or torch.cuda.is_available(), 'the kernel sees no GPU'\n"
 )
 LIMITS = """\

@@ -111,14 +111,29 @@ def test_init_weights_test_cell_writes_no_warning():
     assert error is None, repr(error)
 
 
+def test_five_layer_cnn_visible_tests_write_no_warning():
+    """Does test_five_layer_cnn's visible part (what Validate runs in the release) run without a
+    warning? torch warns on stderr for an even kernel with padding="same", and Validate counts
+    any stderr output of a graded cell as a failure."""
+    (cell,) = [c for c in _code_cells(SOURCE)
+               if c.metadata["nbgrader"]["grade_id"] == "test_five_layer_cnn"]  # fmt: skip
+    visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    error, _ = _run_cells([("setup", None), ("five_layer_cnn", None),
+                           ("test_five_layer_cnn", visible)], warnings_as_errors=True)  # fmt: skip
+    assert error is None, repr(error)
+
+
 @pytest.mark.parametrize(
     ("answer_id", "test_id", "planted", "needs_data"),
     [
         ("class_accuracies", "test_class_accuracies",
+         "from helpers.metrics import per_class_accuracy\n"
          "def class_accuracies(predicted, labels, num_classes):\n"
-         "    return per_class_accuracy(predicted, labels, num_classes).numpy().astype(float)\n",
+         "    return per_class_accuracy(torch.as_tensor(predicted), torch.as_tensor(labels),\n"
+         "                              num_classes).numpy().astype(float)\n",
          False),
         ("to_three_class_labels", "test_to_three_class_labels",
+         "from helpers.data import THREE_CLASS_OF\n"
          "def to_three_class_labels(labels):\n    return THREE_CLASS_OF[np.asarray(labels)]\n",
          True),
     ],
@@ -126,13 +141,123 @@ def test_init_weights_test_cell_writes_no_warning():
 def test_an_answer_that_calls_the_kits_own_helper_loses_the_points(
     answer_id, test_id, planted, needs_data
 ):
-    """Does an exercise answered by calling the kit's ready-made helper (which the set-up cell
-    once imported) lose the test cell's points?"""
+    """Does an exercise answered by importing the kit's ready-made helper (which the set-up cell
+    once imported, and the student wheel once held) lose the test cell's points?"""
     before = [("setup", None), *([("data", None)] if needs_data else [])]
     reference_error, expected = _run_cells([*before, (answer_id, None), (test_id, None)])
     assert reference_error is None, repr(reference_error)
     error, got = _run_cells([*before, (answer_id, planted), (test_id, None)])
     assert error is not None or not _same_records(got, expected)
+
+
+def _reference(grade_id: str, name: str):
+    """The function ``name`` as the source's answer cell ``grade_id`` defines it (the instructor's
+    solution: the kit students install has no version of it)."""
+    (cell,) = [c for c in _code_cells(SOURCE) if c.metadata["nbgrader"]["grade_id"] == grade_id]
+    namespace = {"np": np}
+    exec(compile(cell.source, f"{NAME}:{grade_id}", "exec"), namespace)
+    return namespace[name]
+
+
+def test_reference_three_class_labels_follow_the_course_table():
+    """Does the source's to_three_class_labels map the 10 classes as part 3 says?"""
+    from helpers.data import CLASSES
+
+    three = _reference("to_three_class_labels", "to_three_class_labels")(np.arange(10))
+    assert three.dtype == np.int64
+    assert dict(zip(CLASSES, three.tolist(), strict=True)) == {
+        "T-shirt/top": 0, "Trouser": 0, "Pullover": 0, "Dress": 0, "Coat": 0, "Shirt": 0,
+        "Sandal": 1, "Sneaker": 1, "Ankle boot": 1, "Bag": 2,
+    }  # fmt: skip
+
+
+def test_reference_scramble_moves_whole_tiles_the_same_way_for_every_image():
+    """Does the source's scramble_images, with part 3's tile order, put every 7x7 tile of an
+    image at one fixed other place, the same for every image?"""
+    from helpers.data import fashion_mnist
+
+    scramble_images = _reference("scramble_images", "scramble_images")
+    images = fashion_mnist("test").images[:50]
+    scrambled = scramble_images(images, np.random.default_rng(0).permutation(16))
+    assert scrambled.shape == images.shape and scrambled.dtype == np.uint8
+
+    def tiles(img):
+        corners = [(r, c) for r in range(0, 28, 7) for c in range(0, 28, 7)]
+        return [img[r : r + 7, c : c + 7].tobytes() for r, c in corners]
+
+    first_places = None
+    for original, mixed in zip(images, scrambled, strict=True):
+        if len(set(tiles(original))) < 16:
+            continue  # repeated (e.g. all-black) tiles have no single place
+        places = [tiles(original).index(t) for t in tiles(mixed)]
+        assert sorted(places) == list(range(16))
+        first_places = first_places or places
+        assert places == first_places
+    assert first_places is not None and first_places != list(range(16))
+
+
+#: The study network as a2 first had it: four convolutions and one linear layer (the course's
+#: "5-layer CNN" has five convolutional layers).
+FOUR_CONV_CNN = """\
+class FiveLayerCNN(nn.Module):
+    def __init__(self, num_classes=10, *, pooling="max", kernel_size=3, channels="constant",
+                 width=16):
+        super().__init__()
+        if pooling not in ("max", "avg", "gap"):
+            raise ValueError(f"pooling must be 'max', 'avg' or 'gap', not {pooling!r}.")
+        if channels not in ("constant", "double"):
+            raise ValueError(f"channels must be 'constant' or 'double', not {channels!r}.")
+        c = [width] * 4 if channels == "constant" else [width * 2**i for i in range(4)]
+        pool = nn.AvgPool2d if pooling == "avg" else nn.MaxPool2d
+        layers, c_in = [], 1
+        for i, c_out in enumerate(c):
+            layers += [nn.Conv2d(c_in, c_out, kernel_size, padding="same"), nn.ReLU()]
+            if i in (1, 3):
+                layers.append(pool(2))
+            c_in = c_out
+        if pooling == "gap":
+            layers.append(nn.AdaptiveAvgPool2d(1))
+        layers.append(nn.Flatten())
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(c[3] if pooling == "gap" else c[3] * 7 * 7, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+"""
+
+
+def test_a_four_convolution_study_network_loses_the_points():
+    """Does the study network a2 once asked for (4 conv + 1 linear, which its tests passed) now
+    fail test_five_layer_cnn, and the five-convolution reference pass it?"""
+    cells = [("setup", None), ("five_layer_cnn", None), ("test_five_layer_cnn", None)]
+    error, expected = _run_cells(cells)
+    assert error is None, repr(error)
+    assert len(expected) == 18  # 3 poolings x 3 kernel sizes x 2 channel plans
+    error, got = _run_cells([cells[0], ("five_layer_cnn", FOUR_CONV_CNN), cells[2]])
+    assert error is not None or not _same_records(got, expected)
+
+
+def test_written_answers_are_in_the_notebook_with_points_and_pending_in_the_results():
+    """Does every report question of a2 have a written-answer cell with points and a rubric
+    that fits them (25 points in all), listed in results.json as pending manual grading with its
+    maximum, and does the report template no longer ask the questions?"""
+    from autograder.report import results_json
+    from autograder.rubric import pending_outcomes, read_answers, rubric_problems
+
+    answers = read_answers(SOURCE.parent, [SOURCE.name])
+    assert [(a.grade_id, a.points) for a in answers] == [
+        ("q1_basenet_fit", 2), ("q2_basenet_confusions", 2), ("q3_ablation", 3),
+        ("q4_hardest_classes", 2), ("q5_pooling", 3), ("q6_initialisation", 3),
+        ("q7_kernels_channels", 3), ("q8_cnn_features", 2), ("q9_three_classes", 2),
+        ("q10_scrambled", 3),
+    ]  # fmt: skip
+    assert [p for a in answers for p in rubric_problems(a)] == []
+    results = results_json(pending_outcomes(answers), notices=[], execution_time=1.0)
+    pending = [t for t in results["tests"] if "written answer" in t["name"]]
+    assert pending[-1]["name"] == "q10_scrambled (written answer, 3 points, graded by hand)"
+    assert "Written answers, graded by hand: 25 more points, pending" in results["output"]
+    template = (CONFIG_DIR / "report_template.md").read_text()
+    assert "?" not in template, "the report template asks a question the notebook asks"
 
 
 def test_grading_inputs_are_what_the_docstrings_promise():
@@ -322,7 +447,7 @@ def test_five_layer_cnn_takes_2x2_kernels_and_the_hidden_test_checks_them():
     exec(compile(by_id["five_layer_cnn"].source, "five_layer_cnn", "exec"),
          {"nn": nn, "torch": torch, **namespace}, namespace)  # fmt: skip
     features = namespace["FiveLayerCNN"](kernel_size=2, width=4).features
-    assert tuple(features(torch.zeros(1, 1, 28, 28)).shape) == (1, 4 * 7 * 7)
+    assert tuple(features(torch.zeros(1, 1, 28, 28)).shape) == (1, 4 * 3 * 3)
     assert '"kernel_size": 2' in by_id["five_layer_study"].source, "the study runs 2x2 kernels"
     planted = by_id["five_layer_cnn"].source
     assert 'padding="same"' in planted

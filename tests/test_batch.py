@@ -128,12 +128,14 @@ def fake_grader(code: str):
 ENV_DUMP = (
     "import json, os, sys\n"
     "json.dump({'score': 1, 'tests': [], 'env': {k: os.environ.get(k) for k in "
-    "('KIT_KERNEL_USER', 'CUDA_VISIBLE_DEVICES')}, 'device': sys.argv[2]}, open(sys.argv[1], 'w'))"
+    "('KIT_KERNEL_USER', 'CUDA_VISIBLE_DEVICES', 'KIT_KERNEL_GPUS')}, 'device': sys.argv[2]}, "
+    "open(sys.argv[1], 'w'))"
 )
 
 
 def test_gpu_workers_see_only_their_gpu_and_cpu_workers_none(tmp_path, monkeypatch):
-    """Does each GPU worker's grader get its own GPU and user, and a CPU worker no GPU?"""
+    """Does each GPU worker's grader get its own GPU and user, and a CPU worker no GPU? (The
+    GPU also in KIT_KERNEL_GPUS: the kernel's /dev then holds no other GPU's node.)"""
     monkeypatch.setattr(batch_worker, "grader_command", fake_grader(ENV_DUMP))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     sub = batch_worker.Submission("s", tmp_path / "s.ipynb")
@@ -143,8 +145,28 @@ def test_gpu_workers_see_only_their_gpu_and_cpu_workers_none(tmp_path, monkeypat
     ):
         outcome = batch_worker.grade_one("toy", sub, tmp_path / "out", worker)
         seen = json.loads((tmp_path / "out" / "s" / "results.json").read_text())
-        assert seen["env"] == {"KIT_KERNEL_USER": worker.kernel_user, "CUDA_VISIBLE_DEVICES": gpu}
+        assert seen["env"] == {
+            "KIT_KERNEL_USER": worker.kernel_user, "CUDA_VISIBLE_DEVICES": gpu,
+            "KIT_KERNEL_GPUS": gpu,
+        }  # fmt: skip
         assert seen["device"] == device and outcome.exit_code == 0
+
+
+def test_the_cpu_time_of_each_grading_is_recorded(tmp_path, monkeypatch):
+    """Does status.json say how much CPU time the grading used, its children's included (the
+    kernel is a grandchild of the grader), so a batch's speed-up can be judged?"""
+    burn = (
+        "import json, subprocess, sys, time\n"
+        "subprocess.run([sys.executable, '-c', 'import time\\nend = time.process_time() + 0.4\\n"
+        "while time.process_time() < end: pass'])\n"
+        "json.dump({'score': 1, 'tests': []}, open(sys.argv[1], 'w'))"
+    )
+    monkeypatch.setattr(batch_worker, "grader_command", fake_grader(burn))
+    sub = batch_worker.Submission("busy", tmp_path / "busy.ipynb")
+    outcome = batch_worker.grade_one("toy", sub, tmp_path / "out", batch_worker.Worker("kgx1"))
+    assert outcome.graded and 0.4 <= outcome.cpu_s < outcome.elapsed_s + 1, outcome
+    status = json.loads((tmp_path / "out" / "busy" / "status.json").read_text())
+    assert status["cpu_s"] == outcome.cpu_s
 
 
 def test_a_hanging_grader_is_ended_and_recorded(tmp_path, monkeypatch):
@@ -401,6 +423,30 @@ def test_gpu_ids_are_checked(kit, tmp_path):
         capture_output=True, text=True,
     )  # fmt: skip
     assert run.returncode == 2 and "--gpus takes GPU indices or UUIDs" in run.stderr
+
+
+def test_a_gpu_the_machine_does_not_have_is_refused_before_grading(kit, tmp_path, monkeypatch):
+    """``--gpus 0,7`` on a machine whose driver lists one GPU: is it refused at once, naming
+    the id and how to list the real ones, rather than grading every submission without a GPU?"""
+    fake = tmp_path / "machine"
+    (fake / "dev").mkdir(parents=True)
+    (fake / "dev" / "nvidiactl").touch()
+    info = fake / "proc" / "driver" / "nvidia" / "gpus" / "0000:3b:00.0" / "information"
+    info.parent.mkdir(parents=True)
+    info.write_text("GPU UUID: \t GPU-aaaa\nDevice Minor: \t 0\n")
+    monkeypatch.setenv("KIT_GPU_ROOT", str(fake))
+    toy.student(tmp_path / "subs" / "a" / "toy.ipynb", **SOLVED)
+    run = subprocess.run(
+        [sys.executable, "-m", "autograder", "batch", toy.NAME, str(tmp_path / "subs"), "--out",
+         str(tmp_path / "out"), "--root", str(kit.root), "--gpus", "0,7"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip() == (
+        "error: --gpus 7 is not a GPU of this machine: the driver lists 1 GPU. "
+        "`nvidia-smi -L` lists them."
+    ), run.stderr
+    assert not (tmp_path / "out" / "a").exists()
 
 
 def test_batch_modules_state_their_job_and_stay_short():

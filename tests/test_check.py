@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -288,3 +289,75 @@ def test_a2_weights_of_another_width_are_named_by_check_and_by_the_results(tmp_p
         assert sentence in out and "Ready to submit." not in out
     finally:
         os.environ.pop("KIT_BUNDLE_DIR", None)
+
+
+# Where `check` finds the assignment when no --root is given (no kernel: seconds).
+
+
+def _handout_layout(folder):
+    """What a student unpacks: the notebook, and kit/ beside it with the student copy of
+    assignment.toml and the untouched release (autograder.handout's layout)."""
+    from autograder.check import HANDOUT_KIT
+
+    toy.make_root(folder / HANDOUT_KIT)
+    return toy.student(folder / "toy.ipynb")
+
+
+def test_check_root_name_is_the_handouts():
+    """Does check look for the same kit/ folder the handout writes?"""
+    from autograder.check import HANDOUT_KIT
+    from autograder.handout import CHECK_ROOT
+
+    assert HANDOUT_KIT == CHECK_ROOT
+
+
+def test_without_root_check_finds_the_handouts_copy_beside_the_notebook(tmp_path, monkeypatch):
+    """Installed from the wheel (the kit's code is in site-packages, far from any assignments/),
+    does `check NOTEBOOK` find the assignment in the kit/ folder beside the notebook, whatever
+    folder it is run from?"""
+    from autograder.check import find_assignment
+
+    notebook = _handout_layout(tmp_path / "handout")
+    monkeypatch.chdir(tmp_path)
+    found = find_assignment(notebook, None)
+    assert found is not None and found.root == tmp_path / "handout" / "kit"
+    monkeypatch.chdir(tmp_path / "handout")
+    found = find_assignment(Path("toy.ipynb"), None)
+    assert found is not None and found.root == tmp_path / "handout" / "kit"
+
+
+def test_without_root_check_finds_the_kit_the_notebook_lies_in(tmp_path, monkeypatch):
+    """Does `check release/<a>/<nb>` in any kit checkout use that kit (not the installed one)?"""
+    from autograder.check import find_assignment
+
+    root = toy.make_root(tmp_path / "kit-checkout")
+    monkeypatch.chdir(tmp_path)
+    found = find_assignment(root / "release" / toy.NAME / "toy.ipynb", None)
+    assert found is not None and found.root == root
+
+
+def test_without_any_kit_check_says_where_it_looked_and_what_to_do(tmp_path, monkeypatch, capsys):
+    """A notebook alone in a folder: does check say, without a traceback, where it looked for
+    assignment.toml and how to fix it (exit 1)?"""
+    from autograder.check import check
+
+    notebook = toy.student(tmp_path / "downloads" / "toy.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert check(notebook) == 1
+    out = capsys.readouterr().out
+    assert str(tmp_path / "downloads" / "kit") in out
+    assert "kit/" in out and "--root" in out and "Traceback" not in out
+
+
+def test_a_broken_assignment_toml_beside_the_notebook_is_named(tmp_path, monkeypatch, capsys):
+    """When the handout's assignment.toml cannot be read (a student edited it), does check
+    name the file and what is wrong, instead of saying there is no assignment at all?"""
+    from autograder.check import check
+
+    notebook = _handout_layout(tmp_path / "handout")
+    config = tmp_path / "handout" / "kit" / "assignments" / toy.NAME / "assignment.toml"
+    config.write_text(config.read_text().replace("[assignment]", "[assignment\n", 1))
+    monkeypatch.chdir(tmp_path)
+    assert check(notebook) == 1
+    out = capsys.readouterr().out
+    assert f"{config} could not be read" in out and "Traceback" not in out

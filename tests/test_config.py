@@ -85,7 +85,7 @@ def test_a_generated_hidden_set_comes_from_private_toml_and_is_reproducible(tmp_
     public tree; without it each build draws another one and says so."""
     write(tmp_path, GENERATED)
     (tmp_path / "assignments" / "x" / "private.toml").write_text(
-        "[hidden_data]\nseed = 123456\ngenerate_seed = 987654321\n"
+        "[hidden_data]\nseed = 123456\ngenerate_seed = 7316955018412290345\n"
     )
     builds = []
     for k in range(2):
@@ -117,7 +117,8 @@ def test_a_generated_hidden_set_comes_from_private_toml_and_is_reproducible(tmp_
          "give test = the number of hidden images"),
         ('[hidden_data]\ndataset = "synthetic"\ngenerate = { tset = 6 }\n', None,
          "Did you mean 'test'"),
-        (GENERATED, "[hidden_data]\ngenerate_seed = 0\n", "seed students use"),
+        (GENERATED, "[hidden_data]\ngenerate_seed = 0\n", "can be guessed"),
+        (GENERATED, "[hidden_data]\ngenerate_seed = 550913\n", "can be guessed"),
         (GENERATED, "[hidden_data]\ngenerate_seed = '7'\n", "integer seed and generate_seed"),
         (GENERATED, "[hidden_data\n", "not valid TOML"),
     ],

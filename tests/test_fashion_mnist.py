@@ -1,4 +1,4 @@
-"""Fashion-MNIST: the real files, their checks, the split, the relabelling and the loader."""
+"""Fashion-MNIST: the real files, their checks, the split and the loader."""
 
 import gzip
 import shutil
@@ -12,8 +12,6 @@ from helpers.data import (
     fashion_mnist,
     random_flip,
     random_shift,
-    scramble,
-    to_three_classes,
     train_val_split,
 )
 from helpers.data import fashion as fm
@@ -99,42 +97,6 @@ def test_split_is_seeded_disjoint_and_stratified():
     # Disjoint: no validation image is also a training image.
     train_keys = {img.tobytes() for img in train.images}
     assert not any(img.tobytes() in train_keys for img in val.images)
-
-
-def test_three_classes_follow_the_documented_table():
-    data = fashion_mnist("test")
-    three = to_three_classes(data)
-    assert three.classes == ["Clothes", "Shoes", "Others"]
-    names = dict(
-        zip(data.classes, three.labels[np.unique(data.labels, return_index=True)[1]], strict=True)
-    )
-    assert names == {
-        "T-shirt/top": 0, "Trouser": 0, "Pullover": 0, "Dress": 0, "Coat": 0, "Shirt": 0,
-        "Sandal": 1, "Sneaker": 1, "Ankle boot": 1, "Bag": 2,
-    }  # fmt: skip
-
-
-def test_scramble_moves_whole_tiles_the_same_way_for_every_image():
-    data = fashion_mnist("test").subset(np.arange(50))
-    scrambled = scramble(data, patch=7, seed=0)
-    assert not np.array_equal(scrambled.images, data.images)
-    assert np.array_equal(scrambled.labels, data.labels)
-
-    # Every 7x7 tile of the scrambled image is a tile of the original, at one fixed place.
-    def tiles(img):
-        return [
-            img[r : r + 7, c : c + 7].tobytes() for r in range(0, 28, 7) for c in range(0, 28, 7)
-        ]
-
-    first_places = None
-    for original, mixed in zip(data.images, scrambled.images, strict=True):
-        if len(set(tiles(original))) < 16:
-            continue  # repeated (e.g. all-black) tiles have no single place
-        places = [tiles(original).index(t) for t in tiles(mixed)]
-        assert sorted(places) == list(range(16))
-        first_places = first_places or places
-        assert places == first_places
-    assert first_places is not None and first_places != list(range(16))
 
 
 def test_loader_visits_every_image_once_per_epoch_in_a_new_order():

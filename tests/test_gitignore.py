@@ -54,3 +54,17 @@ def test_reference_weights_are_not_hidden(path):
 def test_other_checkpoints_stay_ignored(path):
     """Does every other .pt/.pth (a student's or a run's checkpoint) stay out of git?"""
     assert ignored(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["assignments/a2_cnn_fashion/private.toml", "assignments/a3_new_assignment/private.toml"],
+)
+def test_private_seeds_stay_out_of_git(path):
+    """Would `git add` pick up an assignment's private.toml (its hidden sets' seeds)?"""
+    assert ignored(path)
+
+
+def test_only_the_assignments_private_toml_is_hidden():
+    """Is assignment.toml, next to private.toml, still committed?"""
+    assert not ignored("assignments/a2_cnn_fashion/assignment.toml")

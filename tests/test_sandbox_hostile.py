@@ -589,3 +589,39 @@ def test_a_grader_that_died_holding_a_hidden_path_does_not_keep_it_closed(monkey
         assert stat.S_IMODE(bundle.stat().st_mode) == 0o755
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@needs_root
+def test_a_hidden_path_inside_a_folder_bound_back_stays_hidden(tmp_path, monkeypatch):
+    """The kit's checkout under /tmp (on PYTHONPATH, so the kernel gets it bound back into its
+    private /tmp): do the hidden source notebook and bundle inside it stay hidden, or does the
+    bind bring them back?"""
+    kit = tmp_path / "kit"
+    (kit / "bundle").mkdir(parents=True)
+    (kit / "bundle" / "answers.txt").write_text("SECRET-ANSWERS")
+    (kit / "source.ipynb").write_text("SECRET-SOURCE")
+    for path in (tmp_path, kit, kit / "bundle"):
+        os.chmod(path, 0o755)
+    os.chmod(kit / "source.ipynb", 0o644)
+    os.chmod(kit / "bundle" / "answers.txt", 0o644)
+    pythonpath = os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [pythonpath, str(kit)])))
+    result = run(
+        notebook(
+            f"""\
+            import os
+            print("kit listed:", sorted(os.listdir({str(kit)!r})))
+            for path in ({str(kit / "source.ipynb")!r}, {str(kit / "bundle" / "answers.txt")!r}):
+                try:
+                    print("read:", repr(open(path).read()))
+                except OSError as exc:
+                    print("refused:", type(exc).__name__)
+            """
+        ),
+        tmp_path,
+        hide=[kit / "source.ipynb", kit / "bundle"],
+    )
+    text = printed(result)
+    assert "kit listed: ['bundle', 'source.ipynb']" in text, text  # bound back: the kernel sees it
+    assert "SECRET" not in text, text
+    assert "read: ''" in text and "refused: FileNotFoundError" in text, text

@@ -24,52 +24,73 @@ def _error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
     )
 
 
+#: Why the grader stopped a cell or lost its kernel -> (the exception name the cell shows, the
+#: sentence, whether the kernel was lost: then the notice also says what became of the cells
+#: after it). Fields: {Cell}/{cell} the cell's label, {cell_limit}, {max_processes},
+#: {memory_mb}, {receive_mb} and {total_s} from the limits.
+_STOPPED: dict[str, tuple[str, str, bool]] = {
+    "timed-out": (
+        "CellTimeoutError",
+        "{Cell} ran longer than the {cell_limit} and was stopped.",
+        False,
+    ),
+    "killed-after-timeout": (
+        "CellTimeoutError",
+        "{Cell} ran longer than the {cell_limit} and did not stop when interrupted, so its "
+        "kernel was shut down.",
+        True,
+    ),
+    "process-limit": (
+        "ProcessLimitError",
+        "{Cell} started processes or threads until the kernel user reached its limit of "
+        "{max_processes}, so the kernel could not go on and was shut down.",
+        True,
+    ),
+    "memory": (
+        "OutOfMemoryError",
+        "{Cell} used more than the {memory_mb} MB memory limit (the kernel and the processes it "
+        "started, together), so its kernel was shut down.",
+        True,
+    ),
+    "died": (
+        "DeadKernelError",
+        "The kernel died while running {cell} (it may have run out of memory, crashed, killed "
+        "itself or called os._exit()).",
+        True,
+    ),
+    "flood": (
+        "OutputFloodError",
+        "{Cell} sent the grader more than {receive_mb:g} MB of output at once (one message in "
+        "many parts), so its kernel was shut down. Save large results to a file instead of "
+        "sending them as output.",
+        True,
+    ),
+    "total-timeout": (
+        "CellTimeoutError",
+        "The notebook reached its {total_s:g} s total time limit while running {cell}, which "
+        "was stopped.",
+        False,
+    ),
+}
+
+
 def _stopped_by_grader(
     index: int, outcome: str, stop: tuple[str, int | None] | None, limits: Limits, label: _Labeller
 ) -> tuple[str, str, str] | None:
     """(ename, evalue, notice) for a cell the grader stopped or lost its kernel in; else None."""
-    name, cell_limit = label(index, capital=True), f"{limits.cell_timeout_s:g} s limit"
-    if outcome == "timed-out":
-        evalue = f"{name} ran longer than the {cell_limit} and was stopped."
-        return "CellTimeoutError", evalue, evalue
-    if outcome == "killed-after-timeout":
-        evalue = (
-            f"{name} ran longer than the {cell_limit} and did not stop when interrupted, so its "
-            "kernel was shut down."
-        )
-        return "CellTimeoutError", evalue, evalue + _after_death(index, stop, limits)
-    if outcome == "process-limit":
-        evalue = (
-            f"{name} started processes or threads until the kernel user reached its limit of "
-            f"{limits.max_processes}, so the kernel could not go on and was shut down."
-        )
-        return "ProcessLimitError", evalue, evalue + _after_death(index, stop, limits)
-    if outcome == "memory":
-        evalue = (
-            f"{name} used more than the {limits.memory_mb} MB memory limit (the kernel and the "
-            "processes it started, together), so its kernel was shut down."
-        )
-        return "OutOfMemoryError", evalue, evalue + _after_death(index, stop, limits)
-    if outcome == "died":
-        evalue = (
-            f"The kernel died while running {label(index)} (it may have run out of memory, "
-            "crashed, killed itself or called os._exit())."
-        )
-        return "DeadKernelError", evalue, evalue + _after_death(index, stop, limits)
-    if outcome == "flood":
-        evalue = (
-            f"{name} sent the grader more than {_receive_bound_mb(limits):g} MB of output at once "
-            "(one message in many parts), so its kernel was shut down. Save large results to a "
-            "file instead of sending them as output."
-        )
-        return "OutputFloodError", evalue, evalue + _after_death(index, stop, limits)
-    if outcome == "total-timeout":
-        evalue = (
-            f"The notebook reached its {limits.total_timeout_s:g} s total time limit while "
-            f"running {label(index)}, which was stopped."
-        )
-        return "CellTimeoutError", evalue, evalue
-    return None
+    if outcome not in _STOPPED:
+        return None
+    ename, sentence, kernel_lost = _STOPPED[outcome]
+    evalue = sentence.format(
+        Cell=label(index, capital=True),
+        cell=label(index),
+        cell_limit=f"{limits.cell_timeout_s:g} s limit",
+        max_processes=limits.max_processes,
+        memory_mb=limits.memory_mb,
+        receive_mb=_receive_bound_mb(limits),
+        total_s=limits.total_timeout_s,
+    )
+    return ename, evalue, evalue + (_after_death(index, stop, limits) if kernel_lost else "")
 
 
 def _after_death(index: int, stop: tuple[str, int | None] | None, limits: Limits) -> str:

@@ -82,6 +82,8 @@ def execute_notebook(
         final.metadata["language_info"] = runs.language_info
     if runs.reaped:
         notices.append(_reaped_notice(runs.reaped))
+    if box.gpu_note:
+        notices.append(f"Grader: {box.gpu_note}.")
     if output_path is not None:
         _write_private(final, Path(output_path))
     return ExecutionResult(

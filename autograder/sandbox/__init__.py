@@ -24,6 +24,11 @@
   it, the last to finish gives it back its mode), and what the kernel user leaves in shared places
   is removed before and after each run (:func:`remove_leftovers_of`: SysV IPC, its files in every
   world-writable folder); it may not create POSIX message queues at all (RLIMIT_MSGQUEUE 0).
+- **GPUs.** A kernel given one GPU (``batch --gpus``) or none (a CPU worker on a GPU machine)
+  gets a ``/dev`` without the other GPUs' device nodes and a ``/proc/driver/nvidia/gpus``
+  without their folders, so resetting ``CUDA_VISIBLE_DEVICES`` reaches nothing
+  (:mod:`~autograder.sandbox.gpus`). Without a mount namespace that cannot be done, and the
+  results say so.
 - **keyrings.** The kernel gets a fresh session keyring; the user's own keyrings (user and
   user-session, which Linux keeps per uid across runs) are cleared before and after each run.
 - **disk.** ``HOME`` is a tmpfs of ``disk_mb`` (:func:`autograder.disk.capped_folder`): a student
@@ -75,6 +80,8 @@ The package is cut by job, one module each (this file only re-exports their publ
   may write;
 - :mod:`~autograder.sandbox.hidden_by_permissions`: hiding without namespaces, counted across
   graders;
+- :mod:`~autograder.sandbox.gpus`: which GPUs' device nodes the kernel keeps;
+- :mod:`~autograder.sandbox.as_user`: one step run as the kernel user, in a forked child;
 - :mod:`~autograder.sandbox.leftovers`: keyrings, SysV IPC and files the kernel user leaves;
 - :mod:`~autograder.sandbox.accounting`: memory and task counts from ``/proc``;
 - :mod:`~autograder.sandbox.reaping`: ending every process a kernel left;

@@ -26,6 +26,7 @@ from pathlib import Path
 from autograder.cgroup import MemoryCgroup, create_memory_cgroup
 from autograder.disk import capped_folder, remove_tree
 from autograder.sandbox import accounting, launch
+from autograder.sandbox.gpus import KERNEL_GPUS_ENV, GpuPlan, no_namespace_note, plan_gpu_devices
 from autograder.sandbox.hidden_by_permissions import (
     _process_start,
     hide_by_permissions,
@@ -98,6 +99,10 @@ class KernelSandbox:
     _closed: list[Path] = field(init=False, default_factory=list)
     #: Ends the kernels' processes; made with ``base``, which holds the census it reads.
     _reaper: Reaper = field(init=False)
+    #: The GPUs whose device nodes the kernel keeps; None: no NVIDIA driver, or all of them.
+    gpu_plan: GpuPlan | None = field(init=False, default=None)
+    #: Why the kernel could reach GPUs other than its own, for the results; None when it could not.
+    gpu_note: str | None = field(init=False, default=None)
 
     # ------------------------------------------------------------------ set-up and tear-down
     def __enter__(self) -> KernelSandbox:
@@ -160,6 +165,7 @@ class KernelSandbox:
                     _check_reachable(needed, iso.uid, iso.gid)
                 for hidden in self.hidden:
                     self._close_by_permissions(hidden)
+        self._plan_gpus()
         self.connection_file = self.kernel_dir / "kernel.json"
         self.ipc_prefix = self.kernel_dir / "ipc"
         launch_json = self.base / "launch.json"
@@ -175,6 +181,17 @@ class KernelSandbox:
             "interrupt_mode": "signal",
         }
         (self.spec_dir / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
+
+    def _plan_gpus(self) -> None:
+        """Which GPUs' device nodes the kernel keeps (:mod:`autograder.sandbox.gpus`), and
+        the note for the results where that cannot hold."""
+        cuda_visible = self._kernel_environment().get("CUDA_VISIBLE_DEVICES")
+        self.gpu_plan = plan_gpu_devices(os.environ.get(KERNEL_GPUS_ENV), cuda_visible)
+        if self.gpu_plan is not None:
+            if not self.gpu_plan.restricts:
+                self.gpu_note = self.gpu_plan.note
+            elif not self.isolation.namespaces:
+                self.gpu_note = no_namespace_note()
 
     def _make_home(self) -> None:
         """``HOME``: a tmpfs of ``disk_mb`` where root may mount one, else an ordinary folder."""

@@ -2,7 +2,8 @@
 
 :func:`launch_settings` writes down, for :mod:`autograder.kernel_launcher`, everything it needs
 to build the kernel's sandbox: resource limits (RLIMIT_DATA only where no GPU is in sight,
-:func:`_gpu_visible`), hidden paths, the folders it may write and the private tmpfs mounts.
+:func:`_gpu_visible`), hidden paths, the folders it may write, the private tmpfs mounts and the
+GPUs whose device nodes it keeps (:mod:`autograder.sandbox.gpus`).
 :func:`kernel_environment` is the kernel's whole environment, built afresh.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autograder.sandbox.gpus import gpu_root
 from autograder.sandbox.isolation import Isolation
 from autograder.sandbox.paths import (
     PRIVATE_TMP,
@@ -27,25 +29,28 @@ if TYPE_CHECKING:
     from autograder.sandbox.kernel_sandbox import KernelSandbox
 
 
-def _gpu_visible(kernel_env: dict[str, str] | None) -> bool:
-    """Would a kernel with this environment see an NVIDIA GPU?
+def _gpu_visible(env: dict[str, str]) -> bool:
+    """Would a kernel with this (whole) environment see an NVIDIA GPU?
 
     >>> _gpu_visible({"CUDA_VISIBLE_DEVICES": ""})
     False
     """
-    env = {**os.environ, **(kernel_env or {})}
     if env.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
         return False
-    return os.path.exists("/dev/nvidiactl")
+    return (gpu_root() / "dev" / "nvidiactl").exists()
 
 
 def launch_settings(box: KernelSandbox, env: dict[str, str]) -> dict:
     """The settings the launcher reads (JSON): who the kernel runs as, its limits, mounts,
     hidden paths and its whole environment ``env``, for the sandbox ``box`` set up so far."""
     iso = box.isolation
+    gpu = box.gpu_plan
+    restrict_gpus = gpu is not None and gpu.restricts and iso.namespaces
+    if restrict_gpus:  # its UUIDs name the kept GPUs however CUDA numbers what it can open
+        env["CUDA_VISIBLE_DEVICES"] = gpu.cuda_visible_devices()
     mb = 1024 * 1024
     lim = box.limits
-    data = lim.memory_mb * mb if lim.memory_mb and not _gpu_visible(box.kernel_env) else None
+    data = lim.memory_mb * mb if lim.memory_mb and not _gpu_visible(env) else None
     rlimits: dict[str, int | None] = {
         "DATA": data,
         "FSIZE": lim.max_file_mb * mb if lim.max_file_mb else None,
@@ -79,6 +84,8 @@ def launch_settings(box: KernelSandbox, env: dict[str, str]) -> dict:
         "census": str(box.base / "census") if iso.namespaces else None,
         "cgroup_procs": str(box.cgroup.procs_file) if box.cgroup is not None else None,
         "rlimits": rlimits,
+        # Only the kept GPUs' device nodes in the kernel's /dev (see autograder.sandbox.gpus).
+        "gpu_devices": gpu.launcher_settings() if restrict_gpus else None,
     }
 
 

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from autograder.sandbox.as_user import in_child_as
 from autograder.sandbox.paths import PRIVATE_TMP, world_writable_folders
 
 log = logging.getLogger(__name__)
@@ -138,21 +139,12 @@ def _clear_keyrings_of(uid: int, gid: int) -> None:
         log.warning("cannot clear keyrings on %s: unknown keyctl number", os.uname().machine)
         return
     libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child process, ends in os._exit
-        code = 1
-        try:
-            os.setgroups([])
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
-            code = 0
-            for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
-                if libc.syscall(ctypes.c_long(number), KEYCTL_CLEAR, keyring) != 0:
-                    code = 2
-        except BaseException:
-            pass
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        log.warning("could not clear the keyrings of uid %d (status %#x)", uid, status)
+
+    def clear() -> int:
+        keyrings = (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING)
+        failed = [k for k in keyrings if libc.syscall(ctypes.c_long(number), KEYCTL_CLEAR, k)]
+        return 2 if failed else 0
+
+    code = in_child_as(uid, gid, clear)
+    if code != 0:
+        log.warning("could not clear the keyrings of uid %d (exit code %d)", uid, code)

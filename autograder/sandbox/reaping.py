@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from autograder.sandbox.as_user import in_child_as
 from autograder.sandbox.isolation import Isolation
 
 log = logging.getLogger(__name__)
@@ -244,17 +245,9 @@ def _kill_every_process_of(uid: int, gid: int) -> None:
     Done in a forked child that becomes the user, so the signal reaches exactly that user's
     processes (and cannot miss children forked while a list is being walked).
     """
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child process, ends in os._exit
-        code = 1
-        try:
-            os.setgroups([])
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)  # all processes we may signal, except ourselves
-            code = 0
-        except BaseException:
-            pass
-        finally:
-            os._exit(code)
-    os.waitpid(pid, 0)
+
+    def kill_all() -> int:
+        os.kill(-1, signal.SIGKILL)  # all processes we may signal, except ourselves
+        return 0
+
+    in_child_as(uid, gid, kill_all)

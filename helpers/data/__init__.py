@@ -15,12 +15,9 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "fashion": [
             "CLASSES",
             "THREE_CLASSES",
-            "THREE_CLASS_OF",
             "DataMissingError",
             "LabelledImages",
             "fashion_mnist",
-            "scramble",
-            "to_three_classes",
             "train_val_split",
         ],
         "loader": ["InMemoryLoader", "random_flip", "random_shift"],

@@ -7,8 +7,8 @@ else, and gives the textbook answer (multi-label AP equals scikit-learn's
 
 Functions (one call on a whole set):
 
-- :func:`accuracy`, :func:`per_class_accuracy`, :func:`confusion_matrix`,
-  :func:`iou_from_confusion_matrix` (``helpers.metrics.classification``)
+- :func:`accuracy`, :func:`confusion_matrix`, :func:`iou_from_confusion_matrix`
+  (``helpers.metrics.classification``; per-class accuracy is a2's exercise ``class_accuracies``)
 - :func:`average_precision`, :func:`mean_average_precision` (``helpers.metrics.ranking``; their
   NumPy core, and the grader's torch-free metrics, in ``helpers.metrics.ranking_numpy``)
 
@@ -32,7 +32,6 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "accuracy",
             "confusion_matrix",
             "iou_from_confusion_matrix",
-            "per_class_accuracy",
         ],
         "ranking": ["MultilabelAveragePrecision", "average_precision", "mean_average_precision"],
         "segmentation": ["SegmentationEvaluator", "SegmentationScores"],

@@ -1,4 +1,4 @@
-"""Single-label classification: accuracy, per-class accuracy, confusion matrix and IoU.
+"""Single-label classification: accuracy, confusion matrix and IoU.
 
 Predictions may be given as class indices or as scores: an int tensor shaped like the targets is
 read as predicted classes; a float tensor with one more dimension, classes in dimension 1 (the
@@ -24,7 +24,6 @@ __all__ = [
     "accuracy",
     "confusion_matrix",
     "iou_from_confusion_matrix",
-    "per_class_accuracy",
 ]
 
 
@@ -190,24 +189,6 @@ def iou_from_confusion_matrix(confmat: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"Expected a square confusion matrix [C, C] but got {shape_str(confmat)}.")
     true_pos = confmat.diagonal()
     return _safe_ratio(true_pos, confmat.sum(dim=0) + confmat.sum(dim=1) - true_pos)
-
-
-def per_class_accuracy(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Fraction of each true class's samples that were predicted right (per-class recall).
-
-    Args:
-        pred: int [N, ...] predicted classes or float [N, C, ...] scores (argmax over dim 1).
-        target: int [N, ...] true classes in 0..C-1.
-        num_classes: C.
-
-    Returns:
-        float64 [C]; NaN for a class with no sample in ``target``.
-
-    >>> per_class_accuracy(torch.tensor([0, 1, 1, 1]), torch.tensor([0, 0, 1, 1]), 3)
-    tensor([0.5000, 1.0000,    nan], dtype=torch.float64)
-    """
-    confmat = confusion_matrix(pred, target, num_classes)
-    return _safe_ratio(confmat.diagonal(), confmat.sum(dim=1))
 
 
 def accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
