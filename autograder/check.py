@@ -26,8 +26,11 @@ handout puts beside the notebook, else a kit checkout the notebook lies in
 from __future__ import annotations
 
 import contextlib
+import os
+import pwd
 import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -39,7 +42,14 @@ from autograder.contract import NBGRADER_KEY
 from autograder.explain import describe_error, raised_errors
 from autograder.intake import read_submission
 
-__all__ = ["HANDOUT_KIT", "candidate_roots", "check", "find_assignment", "unanswered"]
+__all__ = [
+    "HANDOUT_KIT",
+    "candidate_roots",
+    "check",
+    "find_assignment",
+    "search_kits",
+    "unanswered",
+]
 
 #: nbgrader's placeholders in a released answer cell (its ``ClearSolutions`` defaults).
 WRITTEN_PLACEHOLDER = "YOUR ANSWER HERE"
@@ -64,13 +74,70 @@ def candidate_roots(notebook: Path, root: Path | None = None) -> list[Path]:
     looked: ``root`` alone when given; else what a student has first (``kit/`` beside the
     notebook, as the handout unpacks), then a kit checkout the notebook lies in (e.g.
     ``<kit>/release/<a>/``), the working folder (and its ``kit/``), and last the kit this code
-    runs from (a checkout; installed from the wheel it is site-packages, which has none)."""
+    runs from (a checkout; installed from the wheel it is site-packages, which has none).
+
+    Without ``root``, only kits the student can trust are listed (see :func:`search_kits`)."""
+    return search_kits(notebook, root)[0]
+
+
+def search_kits(notebook: Path, root: Path | None = None) -> tuple[list[Path], list[str]]:
+    """:func:`candidate_roots`, and a sentence for each folder left out and why.
+
+    check runs a kit's locked cells (restored from its ``release/``) in the student's kernel,
+    as the student: a kit someone else could write is someone else's code. So the walk up
+    from the notebook stops at the first folder that every user may write (``/tmp``) or that
+    belongs to another user (neither the student nor root): anyone could have put
+    ``assignments/`` there. And a kit whose ``assignments/`` or ``release/`` belongs to another
+    user, or that every user may write, is left out wherever it is. ``root`` (given by the
+    student) and the kit this code runs from (whoever could change it already runs their
+    code) are taken as they are.
+    """
     if root is not None:
-        return [Path(root)]
+        return [Path(root)], []
     folder = Path(notebook).resolve().parent
-    found = [folder / HANDOUT_KIT, folder, *folder.parents, Path.cwd() / HANDOUT_KIT, Path.cwd()]
-    found.append(Path(__file__).resolve().parents[1])
-    return list(dict.fromkeys(found))
+    looked, skipped = [folder / HANDOUT_KIT, folder], []
+    why = _not_yours(folder)
+    if why:  # its own kit/ is still looked at (the student may have unpacked the handout here)
+        skipped.append(f"the folders above {folder} (the notebook's folder: {why})")
+    else:
+        for parent in folder.parents:
+            why = _not_yours(parent)
+            if why:
+                skipped.append(f"{parent} and the folders above it ({why})")
+                break
+            looked.append(parent)
+    looked += [Path.cwd() / HANDOUT_KIT, Path.cwd()]
+    trusted = []
+    for kit in dict.fromkeys(looked):
+        reasons = [f"{kit / part}: {why}" for part in ("assignments", "release")
+                   if (why := _not_yours(kit / part))]  # fmt: skip
+        if reasons:
+            skipped.extend(reasons)
+        else:
+            trusted.append(kit)
+    trusted.append(Path(__file__).resolve().parents[1])
+    return list(dict.fromkeys(trusted)), skipped
+
+
+def _not_yours(folder: Path) -> str | None:
+    """Why another user could have put files in ``folder`` (None: only you or root could, or
+    it does not exist). Owner and mode are read following links, as the walk will open it."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    if info.st_uid not in (os.getuid(), 0):
+        return f"it belongs to {_user_name(info.st_uid)}, not to you"
+    if info.st_mode & stat.S_IWOTH:
+        return "every user of this machine may write in it"
+    return None
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return f"the user {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"the user with id {uid}"
 
 
 def _assignments_in(kit: Path) -> tuple[list[Assignment], list[str]]:
@@ -98,7 +165,8 @@ def find_assignment(notebook: Path, root: Path | None) -> Assignment | None:
 def _not_found(notebook: Path, root: Path | None) -> str:
     """Why no assignment was found for ``notebook``, where check looked, and what to do."""
     names, unreadable = set(), []
-    for kit in candidate_roots(notebook, root):
+    kits, skipped = search_kits(notebook, root)
+    for kit in kits:
         assignments, problems = _assignments_in(kit)
         names |= {n for a in assignments for n in a.notebooks}
         unreadable += problems
@@ -112,11 +180,17 @@ def _not_found(notebook: Path, root: Path | None) -> str:
              "keep the name your notebook had in the handout." if names else "")  # fmt: skip
     broken = (f" {'; '.join(unreadable)}: take that file again from the handout."
               if unreadable else "")  # fmt: skip
+    # A kit left out is named: a student whose own kit was skipped sees why and what to do.
+    passed_over = ""
+    if skipped:
+        passed_over = (" Not looked in, because someone else could have put an assignment there "
+                       f"that check would run as you: {'; '.join(skipped)}.")  # fmt: skip
     return (
         f"Found no assignment whose notebook is named {Path(notebook).name}. check looked for "
-        f"assignments/<assignment>/assignment.toml in {where}.{broken}{known} To fix it: keep "
-        "the notebook in the handout folder, next to its kit/ folder, and run check there; or "
-        "pass --root with the folder that holds assignments/."
+        f"assignments/<assignment>/assignment.toml in {where}.{passed_over}{broken}{known} To "
+        "fix it: keep the notebook in the handout folder, next to its kit/ folder, in a folder "
+        "of your own, and run check there; or pass --root with the folder that holds "
+        "assignments/."
     )
 
 
@@ -170,6 +244,10 @@ def _handout_bundle(assignment: Assignment, name: str, folder: Path) -> list[str
     if "root" in spec:
         spec["root"] = assignment.root / spec["root"]
     try:
+        if spec["dataset"] == "synthetic" and "root" not in spec:  # [hidden_data] generate
+            from helpers.data.synthetic import synthetic_voc
+
+            spec["root"] = synthetic_voc()  # the public tree: its train split stands in
         prepare_hidden_split(
             spec.pop("dataset"), folder / "hidden" / "inputs", folder / "hidden" / "labels",
             split="train", limit=STAND_IN_IMAGES, seed=secrets.randbits(32), **spec,

@@ -314,9 +314,17 @@ def _capped_lines(text: TextIO, name: str, max_lines: int, max_chars: int) -> It
 
 
 def read_predictions_in(
-    folder: Folder, name: str, ids: list[str], num_classes: int, multilabel: bool
+    folder: Folder,
+    name: str,
+    ids: list[str],
+    num_classes: int,
+    multilabel: bool,
+    class_names: list[str] | None = None,
 ) -> np.ndarray:
     """Read and check the prediction file ``name`` in ``folder``; rows come back in ``ids`` order.
+
+    ``class_names`` (multi-label): a CSV header naming exactly these classes in another order
+    has its columns put back in this order, so each column is scored against its own class.
 
     The file is opened without following links and refused unread when it is larger than a
     file for ``len(ids)`` images can be (:func:`prediction_caps`); a CSV (UTF-8, a byte-order
@@ -331,6 +339,7 @@ def read_predictions_in(
     """
     max_lines, max_chars, max_bytes = prediction_caps(ids, num_classes, multilabel)
     values_per_row = num_classes if multilabel else 1
+    header: list[str] = []
     if name.endswith(".npy"):
         max_bytes = 2**16 + len(ids) * values_per_row * 16  # header + up to 16 bytes per value
     hint = (
@@ -355,7 +364,9 @@ def read_predictions_in(
         else:
             text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
             try:
-                table = _read_csv_rows(text, name, max_lines, max_chars, num_classes, multilabel)
+                header, table = _read_csv_rows(
+                    text, name, max_lines, max_chars, num_classes, multilabel
+                )
             except UnicodeDecodeError:
                 raise ValueError(
                     f"{name} is not a text CSV file (it may be a pickle or binary file). "
@@ -380,7 +391,11 @@ def read_predictions_in(
     if not np.isfinite(values).all():
         raise ValueError(f"{name} holds {int((~np.isfinite(values)).sum())} NaN or inf values.")
     if multilabel:
-        return values.reshape(len(ids), num_classes)
+        values = values.reshape(len(ids), num_classes)
+        columns = header[1:]  # an .npy file has no header: its columns are taken as they are
+        if class_names and columns != list(class_names) and sorted(columns) == sorted(class_names):
+            values = values[:, [columns.index(c) for c in class_names]]  # same classes, reordered
+        return values
     values = values.reshape(len(ids))
     if not np.all(values == np.round(values)) or values.min() < 0 or values.max() >= num_classes:
         raise ValueError(
@@ -391,8 +406,8 @@ def read_predictions_in(
 
 def _read_csv_rows(
     text: TextIO, name: str, max_lines: int, max_chars: int, num_classes: int, multilabel: bool
-) -> dict[str, list[str]]:
-    """``{id: [value, ...]}`` from a prediction CSV, checking its header and row widths."""
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The header and ``{id: [value, ...]}`` of a prediction CSV, checking header and row widths."""
     reader = csv.reader(_capped_lines(text, name, max_lines, max_chars))
     header = next(reader, None)
     width = 1 + (num_classes if multilabel else 1)
@@ -414,7 +429,7 @@ def _read_csv_rows(
         table[row[0]] = row[1:]
     if duplicates:
         raise ValueError(f"{name} lists {duplicates} ids more than once.")
-    return table
+    return header, table
 
 
 def score_performance(
@@ -460,7 +475,7 @@ def score_performance(
                 "into OUTPUT_DIR while grading; check that the cells before it ran without errors."
             )
         predictions = read_predictions_in(folder, band.predictions, ids, len(class_names),
-                                          multilabel)  # fmt: skip
+                                          multilabel, class_names)  # fmt: skip
     except ValueError as error:
         return failed(str(error))
     finally:

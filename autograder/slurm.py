@@ -38,6 +38,7 @@ from autograder.config import Assignment
 from autograder.contract import KERNEL_USER_ENV
 from autograder.gradebook import write_tables
 from autograder.report import write_atomic
+from autograder.sandbox.gpus import KERNEL_GPUS_ENV, slurm_kernel_gpus
 
 __all__ = [
     "SlurmError",
@@ -330,6 +331,12 @@ def task_main(manifest_path: Path, offset: int) -> int:
     base = os.environ.get(KERNEL_USER_ENV) or "kitgrader"
     device = manifest.get("device", "cpu")
     # A GPU task keeps the CUDA_VISIBLE_DEVICES Slurm gave it (gpu=None); a CPU task hides GPUs.
+    # That variable steers CUDA only: the kernel keeps only its GPUs' device nodes when they
+    # are named in KIT_KERNEL_GPUS, which grade_one passes on from this environment.
+    if device == "cuda" and KERNEL_GPUS_ENV not in os.environ:
+        slurm_gpus = slurm_kernel_gpus(dict(os.environ))
+        if slurm_gpus is not None:
+            os.environ[KERNEL_GPUS_ENV] = slurm_gpus
     worker = Worker(f"{base}{task_id % TASK_USERS + 1}", None if device == "cuda" else "", device)
     outcome = grade_one(manifest["assignment"], submission, Path(manifest["out"]), worker,
                         root=Path(manifest["root"]))  # fmt: skip

@@ -361,3 +361,69 @@ def test_a_broken_assignment_toml_beside_the_notebook_is_named(tmp_path, monkeyp
     assert check(notebook) == 1
     out = capsys.readouterr().out
     assert f"{config} could not be read" in out and "Traceback" not in out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting as another user needs root")
+def test_check_does_not_take_an_assignment_planted_in_a_shared_folder(tmp_path):
+    """Round-2 attack: a notebook kept under /tmp (no kit/ beside it) while another user has
+    planted assignments/ and release/ in /tmp. Does check refuse that kit (whose locked cells
+    it would run as the student) rather than take it?"""
+    from autograder.check import find_assignment
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    toy.make_root(shared)  # another user's assignments/toy and release/toy, in /tmp
+    for path in [shared / "assignments", shared / "release", *shared.glob("*/toy*"),
+                 *shared.glob("*/toy/*")]:  # fmt: skip
+        os.chown(path, 4242, 4242)
+    shared.chmod(0o1777)
+    mine = shared / "student"
+    mine.mkdir()
+    notebook = toy.student(mine / "toy.ipynb")
+    found = find_assignment(notebook, None)
+    assert found is None or not str(found.config_dir).startswith(str(shared)), found.config_dir
+
+
+def _plant(shared: Path, uid: int = 4242) -> None:
+    """Another user's kit (assignments/ and release/ of the toy) in ``shared``, a sticky
+    folder every user may write, like /tmp."""
+    shared.mkdir(parents=True)
+    toy.make_root(shared)
+    for path in [shared / "assignments", shared / "release", *shared.glob("*/toy*")]:
+        os.chown(path, uid, uid)
+    shared.chmod(0o1777)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting as another user needs root")
+def test_a_skipped_kit_is_named_with_why_in_the_not_found_message(tmp_path, monkeypatch, capsys):
+    """Run from the shared folder itself (so the planted kit is also the working folder's):
+    is it left out, and does the message say which folders were not looked in and why?"""
+    from autograder.check import check
+
+    shared = tmp_path / "tmp"
+    _plant(shared)
+    notebook = toy.student(shared / "student" / "toy.ipynb")
+    monkeypatch.chdir(shared)
+    assert check(notebook) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Found no assignment" in out and "Traceback" not in out, out
+    assert f"{shared} and the folders above it (every user of this machine may write" in out, out
+    assert f"{shared / 'assignments'}: it belongs to the user with id 4242" in out, out
+    assert "--root" in out, out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting as another user needs root")
+def test_a_notebook_in_a_shared_folder_still_finds_its_own_kit_beside_it(tmp_path):
+    """The handout unpacked straight into a sticky shared folder: is the student's own kit/
+    beside the notebook still taken, and another user's kit/ beside a notebook not?"""
+    from autograder.check import HANDOUT_KIT, find_assignment
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    toy.make_root(shared / HANDOUT_KIT)
+    shared.chmod(0o1777)
+    found = find_assignment(toy.student(shared / "toy.ipynb"), None)
+    assert found is not None and found.root == shared / HANDOUT_KIT
+    for path in [shared / HANDOUT_KIT / "assignments", shared / HANDOUT_KIT / "release"]:
+        os.chown(path, 4242, 4242)
+    assert find_assignment(shared / "toy.ipynb", None) is None

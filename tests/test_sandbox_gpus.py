@@ -23,6 +23,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -329,7 +330,7 @@ def test_ids_are_matched_by_index_in_bus_order_or_by_uuid(tmp_path):
     assert plan.cuda_visible_devices() == GPU0[2]
     plan = gpus.plan_gpu_devices(GPU1[2][:12], None, root=tmp_path)
     assert [g.minor for g in plan.keep] == [0]
-    assert gpus.plan_gpu_devices(None, "1", root=tmp_path) is None  # not asked: all kept
+    assert gpus.plan_gpu_devices(None, "0,1", root=tmp_path) is None  # both: nothing to hide
     assert gpus.plan_gpu_devices(None, "", root=tmp_path).keep == ()
     mig = gpus.plan_gpu_devices("MIG-1234", None, root=tmp_path)
     assert not mig.restricts and "MIG instance" in mig.note
@@ -365,3 +366,116 @@ def test_each_batch_worker_kernel_reaches_only_its_gpu(fake_gpu_machine, tmp_pat
         assert line, pages[:2000]
         seen[status["gpu"]] = line[1].strip()
     assert seen == {"0": f"['nvidia0'] {GPU0[2]}", "1": f"['nvidia1'] {GPU1[2]}"}, seen
+
+
+def _fake_proc(root: Path, listed: list[tuple[str, int | None, str]]) -> Path:
+    """A fake root whose driver lists ``listed`` (bus, minor or None for an entry that gives
+    none, UUID); ``dev/nvidiactl`` only needs to exist for the plan. (From the round-2 review.)"""
+    (root / "dev").mkdir(parents=True)
+    (root / "dev" / "nvidiactl").touch()
+    for bus, minor, uuid in listed:
+        folder = root / gpus.PROC_GPUS / bus
+        folder.mkdir(parents=True)
+        text = f"GPU UUID: \t {uuid}\nBus Location: \t {bus}\n"
+        if minor is not None:
+            text += f"Device Minor: \t {minor}\n"
+        (folder / "information").write_text(text)
+    return root
+
+
+def test_an_unreadable_gpu_entry_does_not_shift_the_indices(tmp_path):
+    """Round-2 attack: GPU 0's driver entry gives no Device Minor. Is worker "0" refused GPU 1
+    (another worker's), with a note, rather than given it because the indices moved up?"""
+    root = _fake_proc(
+        tmp_path, [("0000:3b:00.0", None, "GPU-aaaa"), ("0000:5e:00.0", 1, "GPU-bbbb")]
+    )
+    plan = gpus.plan_gpu_devices("0", None, root)
+    assert plan is not None
+    assert [g.bus for g in plan.keep] != ["0000:5e:00.0"], "index 0 became the second GPU"
+    assert not plan.restricts and "no device minor for the GPU at 0000:3b:00.0" in plan.note
+    plan = gpus.plan_gpu_devices("1", None, root)  # the readable GPU keeps its own index
+    assert plan.restricts and plan.launcher_settings()["keep_minors"] == [1]
+    assert gpus.unknown_gpus(["0", "1"], root) == {}  # listed: graded, with the note, not refused
+
+
+def test_a_kernel_steered_only_by_cuda_visible_devices_is_restricted_or_told(tmp_path):
+    """Round-2 attack: what a Slurm GPU task's kernel got on a two-GPU node,
+    CUDA_VISIBLE_DEVICES=1 alone. Safe: it keeps GPU 1's node only, or the results note that
+    it could open both."""
+    listed = [("0000:3b:00.0", 0, "GPU-aaaa"), ("0000:5e:00.0", 1, "GPU-bbbb")]
+    plan = gpus.plan_gpu_devices(None, "1", _fake_proc(tmp_path, listed))
+    assert plan is not None and (plan.note or plan.launcher_settings()["keep_minors"] == [1])
+    assert not plan.restricts and "only CUDA_VISIBLE_DEVICES ('1') named its GPUs" in plan.note
+
+
+def test_cuda_visible_devices_alone_restricts_by_uuid_and_is_told_by_index(tmp_path):
+    """Without KIT_KERNEL_GPUS: a UUID names one GPU for sure, so only its node is kept; an
+    index may be CUDA's (fastest first) or a Slurm allocation's own count, so it is told."""
+    root = _fake_proc(tmp_path, [GPU0, GPU1])
+    plan = gpus.plan_gpu_devices(None, GPU1[2], root)
+    assert plan.restricts and plan.launcher_settings()["keep_minors"] == [1]
+    assert plan.cuda_visible_devices() == GPU1[2]
+    for cuda_visible in ("0", "1", " 1 "):
+        plan = gpus.plan_gpu_devices(None, cuda_visible, root)
+        assert not plan.restricts and gpus.KERNEL_GPUS_ENV in plan.note, cuda_visible
+    unknown = gpus.plan_gpu_devices(None, "GPU-cccc", root)
+    assert not unknown.restricts and "no GPU of the driver has that UUID" in unknown.note
+    for everything in (f"{GPU0[2]},{GPU1[2]}", "1,0", None):
+        assert gpus.plan_gpu_devices(None, everything, root) is None
+
+
+def test_a_slurm_tasks_gpus_are_matched_by_device_minor(tmp_path):
+    """Slurm's GPU ids count /dev/nvidia<N>, not nvidia-smi's bus order: with the minors
+    swapped against the buses, does Slurm's GPU 0 become the GPU whose node is nvidia0?"""
+    root = _fake_proc(tmp_path, [(GPU0[0], 1, GPU0[2]), (GPU1[0], 0, GPU1[2])])
+    assert gpus.slurm_kernel_gpus({"SLURM_JOB_GPUS": "0"}, root) == GPU1[2]
+    both = {"SLURM_JOB_GPUS": "0,1", "SLURM_STEP_GPUS": "1"}  # the step's own: narrower
+    assert gpus.slurm_kernel_gpus(both, root) == GPU0[2]
+    assert gpus.slurm_kernel_gpus({"SLURM_JOB_GPUS": "0,7"}, root) is None  # 7: not listed
+    assert gpus.slurm_kernel_gpus({}, root) is None
+
+
+def test_a_slurm_gpu_task_names_its_gpus_for_the_kernel(tmp_path, monkeypatch):
+    """The round-2 hole's first half: does a Slurm GPU task hand its grader KIT_KERNEL_GPUS
+    (from SLURM_JOB_GPUS), so that the kernel keeps only that GPU's node, and a CPU task not?"""
+    from autograder import slurm
+
+    root = _fake_proc(tmp_path / "machine", [GPU0, GPU1])
+    monkeypatch.setenv(gpus.GPU_ROOT_ENV, str(root))
+    seen = []
+    monkeypatch.setattr(
+        slurm, "grade_one", lambda *a, **k: seen.append(os.environ.get(gpus.KERNEL_GPUS_ENV))
+        or SimpleNamespace(exit_code=0, score=1.0, message="", graded=True),
+    )  # fmt: skip
+    for device in ("cuda", "cpu"):
+        monkeypatch.delenv(gpus.KERNEL_GPUS_ENV, raising=False)
+        manifest = tmp_path / f"{device}.json"
+        manifest.write_text(json.dumps({
+            "assignment": "toy", "device": device, "out": str(tmp_path / "out"),
+            "root": str(tmp_path), "submissions": [{"name": "s", "path": str(tmp_path)}],
+        }))  # fmt: skip
+        monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "0")
+        monkeypatch.setenv("SLURM_JOB_GPUS", "1")
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # Slurm's, counted in its allocation
+        assert slurm.task_main(manifest, 0) == 0
+    assert seen == [GPU1[2], None], seen
+
+
+@needs_root
+def test_a_kernel_steered_by_a_cuda_index_alone_says_so_in_the_results(
+    fake_gpu_machine, tmp_path, monkeypatch
+):
+    """`grade` with CUDA_VISIBLE_DEVICES=1 and no KIT_KERNEL_GPUS, on the fake machine: the
+    kernel keeps both nodes (an index is not sure to be nvidia-smi's), and results.json's
+    notices say it could open every GPU; by UUID, GPU 0's node is gone."""
+    monkeypatch.delenv(gpus.KERNEL_GPUS_ENV, raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    result, text = run(look(fake_gpu_machine), tmp_path)
+    assert "open nvidia0 ENXIO" in text and "open nvidia1 ENXIO" in text, text
+    assert len(result.notices) == 1 and result.notices[0].startswith(
+        "Grader: the kernel could open every GPU of this machine: only CUDA_VISIBLE_DEVICES"
+    ), result.notices
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", GPU1[2])
+    result, text = run(look(fake_gpu_machine), tmp_path)
+    assert "open nvidia0 ENOENT" in text and "open nvidia1 ENXIO" in text, text
+    assert f"CUDA_VISIBLE_DEVICES: '{GPU1[2]}'" in text and not result.notices, text

@@ -44,11 +44,12 @@ SYS_DRM = "sys/class/drm"
 @dataclass(frozen=True)
 class NvidiaGpu:
     """One GPU as the driver lists it: ``bus`` its PCI address (``0000:3b:00.0``, the folder
-    name under ``/proc/driver/nvidia/gpus``), ``minor`` the N of ``/dev/nvidiaN``, ``uuid``
-    its ``GPU-...`` id (None where the driver does not say)."""
+    name under ``/proc/driver/nvidia/gpus``), ``minor`` the N of ``/dev/nvidiaN`` (None where
+    its ``information`` file cannot be read or gives none), ``uuid`` its ``GPU-...`` id (None
+    where the driver does not say)."""
 
     bus: str
-    minor: int
+    minor: int | None
     uuid: str | None
 
 
@@ -96,7 +97,9 @@ def gpu_root() -> Path:
 def nvidia_gpus(proc_gpus: Path) -> list[NvidiaGpu]:
     """Every GPU the driver lists in ``proc_gpus``, in PCI bus order (``nvidia-smi``'s indices).
 
-    A folder whose ``information`` file cannot be read or gives no ``Device Minor`` is left out.
+    A folder whose ``information`` file cannot be read or gives no ``Device Minor`` keeps its
+    place with ``minor`` None: leaving it out would move every later GPU up one index, and a
+    worker given GPU 0 would be handed GPU 1, another worker's.
     """
     found = []
     try:
@@ -107,7 +110,7 @@ def nvidia_gpus(proc_gpus: Path) -> list[NvidiaGpu]:
         try:
             text = (proc_gpus / bus / "information").read_text(errors="replace")
         except OSError:
-            continue
+            text = ""
         fields = {}
         for line in text.splitlines():
             key, _, value = line.partition(":")
@@ -115,7 +118,7 @@ def nvidia_gpus(proc_gpus: Path) -> list[NvidiaGpu]:
         try:
             minor = int(fields["Device Minor"])
         except (KeyError, ValueError):
-            continue
+            minor = None
         uuid = fields.get("GPU UUID", "")
         found.append(NvidiaGpu(bus.lower(), minor, uuid if uuid.startswith("GPU-") else None))
     return found
@@ -127,20 +130,35 @@ def plan_gpu_devices(
     """Which GPUs the kernel keeps; None where there is no NVIDIA driver or nothing to do.
 
     ``kernel_gpus`` is :data:`KERNEL_GPUS_ENV`'s value (None: unset), ``cuda_visible`` the
-    kernel's ``CUDA_VISIBLE_DEVICES`` (None: unset). With ``kernel_gpus`` unset the kernel keeps
-    every node, unless ``cuda_visible`` gives it no GPU ("" or "-1"): then it keeps none.
+    kernel's ``CUDA_VISIBLE_DEVICES`` (None: unset). With ``kernel_gpus`` unset:
+
+    - ``cuda_visible`` unset, or naming as many GPUs as the driver lists: nothing to hide (None);
+    - ``cuda_visible`` giving no GPU ("" or "-1"): the kernel keeps no NVIDIA node;
+    - ``cuda_visible`` naming fewer GPUs by UUID: the kernel keeps those GPUs' nodes;
+    - ``cuda_visible`` naming fewer GPUs by index: the kernel keeps every node and the note
+      says so. CUDA's indices are not nvidia-smi's in general (CUDA_DEVICE_ORDER defaults to
+      fastest first; a Slurm job with constrained devices counts within its allocation), so
+      keeping the node an index names by bus order could take the kernel's own GPU away.
     """
     root = root or gpu_root()
     dev_root, proc_gpus = root / "dev", root / PROC_GPUS
     if not (dev_root / "nvidiactl").exists():
         return None
+    gpus = nvidia_gpus(proc_gpus)
     wanted = kernel_gpus
     if wanted is None:
-        if cuda_visible not in ("", "-1"):
+        if cuda_visible is None:
             return None  # no GPU named for this kernel: it keeps what the grader has
-        wanted = ""
+        if cuda_visible.strip() in ("", "-1"):
+            wanted = ""
+        else:
+            named = {part.strip() for part in cuda_visible.split(",") if part.strip()}
+            if len(named) >= len(gpus):
+                return None  # it may use every GPU the driver lists: nothing to hide
+            if any(part.isdigit() for part in named):
+                return GpuPlan(dev_root, proc_gpus, note=_steered_only(cuda_visible))
+            wanted = cuda_visible
     ids = [part.strip() for part in wanted.split(",") if part.strip()]
-    gpus = nvidia_gpus(proc_gpus)
     keep = []
     for gpu_id in ids:
         match = _find(gpu_id, gpus)
@@ -194,6 +212,10 @@ def _find(gpu_id: str, gpus: list[NvidiaGpu]) -> NvidiaGpu | str:
         if len(matches) != 1:
             return "no GPU of the driver has that UUID" if not matches else "it is ambiguous"
         gpu = matches[0]
+    if gpu.minor is None:
+        return (f"the driver gives no device minor for the GPU at {gpu.bus}: its "
+                f"{PROC_GPUS}/{gpu.bus}/information file could not be read or has no "
+                "'Device Minor' line")  # fmt: skip
     if gpu.uuid is None:
         return f"the driver gives no UUID for the GPU at {gpu.bus}"
     return gpu
@@ -223,6 +245,37 @@ def _unrestricted(gpu_id: str, why: str) -> str:
         f"to its device node ({why}), so only CUDA_VISIBLE_DEVICES steered it, which the "
         "notebook can change"
     )
+
+
+def _steered_only(cuda_visible: str) -> str:
+    return (
+        f"the kernel could open every GPU of this machine: only CUDA_VISIBLE_DEVICES "
+        f"({cuda_visible!r}) named its GPUs, which the notebook can change, and CUDA's indices "
+        f"cannot be matched to device nodes for sure; to keep only its GPUs' nodes, name them "
+        f"in {KERNEL_GPUS_ENV} (nvidia-smi's indices or UUIDs) or in CUDA_VISIBLE_DEVICES by "
+        "UUID (nvidia-smi -L lists them)"
+    )
+
+
+def slurm_kernel_gpus(environ: dict[str, str], root: Path | None = None) -> str | None:
+    """The :data:`KERNEL_GPUS_ENV` value (UUIDs) for a Slurm task's kernel, from the GPUs Slurm
+    gave it (``SLURM_STEP_GPUS``, else ``SLURM_JOB_GPUS``); None where Slurm names none or one
+    of them cannot be matched (the kernel then keeps every node, and the results say so).
+
+    Slurm's GPU ids are global on the node (not relative to its device cgroup) and count the
+    device files ``/dev/nvidia<N>`` of gres.conf, so they are matched as device minors, not as
+    nvidia-smi's bus-order indices (the two orders can differ); the UUIDs then name the same
+    GPUs for the plan whatever CUDA's numbering.
+    """
+    ids = environ.get("SLURM_STEP_GPUS") or environ.get("SLURM_JOB_GPUS") or ""
+    wanted = [part.strip() for part in ids.split(",") if part.strip()]
+    root = root or gpu_root()
+    if not wanted or not (root / "dev" / "nvidiactl").exists():
+        return None
+    by_minor = {str(g.minor): g.uuid for g in nvidia_gpus(root / PROC_GPUS) if g.uuid}
+    if not all(part in by_minor for part in wanted):
+        return None
+    return ",".join(by_minor[part] for part in wanted)
 
 
 def no_namespace_note() -> str:

@@ -6,7 +6,8 @@ connected layers. On a 227x227 image the feature map shrinks as (floor division 
     227 -conv 5x5-> 223 -pool 2-> 111 -conv 3x3-> 109 -pool 2-> 54 -conv 3x3-> 52 -pool 2-> 26
 
 so the flattened features are 16*26*26 = 10816 numbers, the input size of the first fully
-connected layer. Any other image size breaks that count, so ``forward`` checks it.
+connected layer. ``input_size`` sizes that layer for other images (64 px: 16*6*6 = 576, the
+size a3 trains at on a CPU); any other size breaks the count, so ``forward`` checks it.
 """
 
 from __future__ import annotations
@@ -28,10 +29,18 @@ class SimpleClassifier(nn.Module):
 
     >>> SimpleClassifier(num_classes=20)(torch.zeros(2, 3, 227, 227)).shape
     torch.Size([2, 20])
+    >>> SimpleClassifier(num_classes=8, input_size=64)(torch.zeros(2, 3, 64, 64)).shape
+    torch.Size([2, 8])
     """
 
-    def __init__(self, num_classes: int = 20) -> None:
+    def __init__(self, num_classes: int = 20, input_size: int = INPUT_SIZE) -> None:
         super().__init__()
+        self.input_size = input_size
+        side = input_size
+        for kernel in (5, 3, 3):  # each valid convolution takes kernel - 1, each pool halves
+            side = (side - kernel + 1) // 2
+        if side < 1:
+            raise ValueError(f"input_size {input_size} is too small: use at least 22 pixels.")
         self.features = nn.Sequential(
             nn.Conv2d(3, 64, kernel_size=5),
             nn.ReLU(inplace=True),
@@ -44,7 +53,7 @@ class SimpleClassifier(nn.Module):
             nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
-            nn.Linear(16 * 26 * 26, 120),
+            nn.Linear(16 * side * side, 120),
             nn.ReLU(inplace=True),
             nn.Linear(120, 84),
             nn.ReLU(inplace=True),
@@ -52,17 +61,20 @@ class SimpleClassifier(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or tuple(x.shape[1:]) != (3, INPUT_SIZE, INPUT_SIZE):
+        size = self.input_size
+        if x.ndim != 4 or tuple(x.shape[1:]) != (3, size, size):
             raise ValueError(
-                f"SimpleClassifier expects images of shape (N, 3, {INPUT_SIZE}, {INPUT_SIZE}), "
-                f"got {tuple(x.shape)}. Resize or crop the images to {INPUT_SIZE}x{INPUT_SIZE} "
-                "in the dataset's transform (its first fully connected layer is sized for that)."
+                f"SimpleClassifier expects images of shape (N, 3, {size}, {size}), got "
+                f"{tuple(x.shape)}. Resize or crop the images to {size}x{size} in the dataset's "
+                "transform, or build it with input_size= the size you use (its first fully "
+                "connected layer is sized for it)."
             )
         x = self.features(x)  # (N, 3, 227, 227) -> (N, 16, 26, 26), see the module docstring
-        x = torch.flatten(x, 1)  # -> (N, 16*26*26) = (N, 10816)
+        x = torch.flatten(x, 1)  # -> (N, 16*26*26) = (N, 10816) at 227 pixels
         return self.classifier(x)  # -> (N, 120) -> (N, 84) -> (N, num_classes)
 
 
-def simple_classifier(*, num_classes: int = 20) -> SimpleClassifier:
-    """A randomly initialised :class:`SimpleClassifier` (20 classes: PASCAL VOC's)."""
-    return SimpleClassifier(num_classes=num_classes)
+def simple_classifier(*, num_classes: int = 20, input_size: int = INPUT_SIZE) -> SimpleClassifier:
+    """A randomly initialised :class:`SimpleClassifier` (20 classes: PASCAL VOC's) for square
+    images of ``input_size`` pixels."""
+    return SimpleClassifier(num_classes=num_classes, input_size=input_size)
