@@ -131,14 +131,29 @@ def read_score_map(folder: Folder, name: str, shape: tuple[int, int, int]) -> np
 
 def read_mask_png(path: Path) -> np.ndarray:
     """A hidden mask (the grader's own file): uint8 (H, W), 0 background, k + 1 for class k,
-    255 ignored. PIL only, so scoring never imports torch."""
-    from PIL import Image
+    255 ignored. PIL only, so scoring never imports torch.
 
-    with Image.open(path) as png:
-        png.load()
-        if png.mode not in ("P", "L"):
-            raise ValueError(f"hidden mask {path.name} is a {png.mode} image, not class indices.")
-        return np.array(png, dtype=np.uint8)
+    Raises:
+        ValueError: the file is missing or not a class-index PNG (the bundle is broken).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    why = None
+    try:
+        with Image.open(path) as png:
+            png.load()
+            if png.mode in ("P", "L"):
+                return np.array(png, dtype=np.uint8)
+            why = f"a {png.mode} image, not class indices"
+    except FileNotFoundError:
+        why = "missing"
+    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+        why = f"not a readable PNG ({error})"
+    # The grader's own data: a ValueError keeps it to this item (and says whose fix it is).
+    raise ValueError(
+        f"The grader's hidden mask {path.name} is {why}. This is not your submission's fault: "
+        "tell your instructor, who should build the assignment again."
+    )
 
 
 def evaluate_score_maps(

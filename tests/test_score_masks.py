@@ -353,3 +353,19 @@ def test_a_truncated_score_file_costs_only_the_performance_points(tmp_path):
         else:
             assert item["score"] == 0
             assert "h00000.npy" in item["output"] and "cut short" in item["output"], item
+
+
+def test_a_broken_hidden_mask_is_the_graders_problem_not_a_crash(hidden, tmp_path):
+    """Does a hidden mask missing from (or broken in) the bundle give a failed item that says
+    to build again, instead of an exception that would lose the whole results file?"""
+    import shutil
+
+    labels, ids, masks = hidden
+    broken = tmp_path / "lab"
+    shutil.copytree(labels, broken)
+    (broken / "masks" / f"{ids[1]}.png").unlink()
+    (broken / "masks" / f"{ids[2]}.png").write_bytes(b"not a png")
+    save_segmentation_scores(tmp_path / "out" / FOLDER, ids, [one_hot(m) for m in masks])
+    outcome, value = score(tmp_path / "out", broken)
+    assert value is None and outcome.score == 0
+    assert f"{ids[1]}.png" in outcome.output and "build the assignment again" in outcome.output
