@@ -369,3 +369,20 @@ def test_a_broken_hidden_mask_is_the_graders_problem_not_a_crash(hidden, tmp_pat
     outcome, value = score(tmp_path / "out", broken)
     assert value is None and outcome.score == 0
     assert f"{ids[1]}.png" in outcome.output and "build the assignment again" in outcome.output
+
+
+def test_a_fortran_ordered_file_scores_like_a_c_ordered_one(hidden, tmp_path):
+    """Is a score file np.save wrote from a Fortran-ordered array read in its own order?"""
+    labels, ids, masks = hidden
+    save_segmentation_scores(tmp_path / FOLDER, ids, [one_hot(m) for m in masks])
+    first = tmp_path / FOLDER / f"{ids[0]}.npy"
+    np.save(first, np.asfortranarray(np.load(first)))
+    assert np.lib.format.read_array_header_1_0(_opened_past_magic(first))[1] is True
+    _, value = score(tmp_path, labels)
+    assert value == pytest.approx(1.0)
+
+
+def _opened_past_magic(path: Path) -> io.BytesIO:
+    stream = io.BytesIO(path.read_bytes())
+    np.lib.format.read_magic(stream)
+    return stream
