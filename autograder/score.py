@@ -9,8 +9,9 @@ dtype are checked before its data is; a CSV is read as a stream with caps on its
 from the hidden set. Messages never show an expected value, a hidden label or a file's content.
 
 Why over ~400 lines: the two readers of untrusted files (records, prediction files) share the
-verified-handle and size-checking steps and the one place messages are worded; cutting records
-from predictions is the next split when either grows (segmentation masks will).
+verified-handle and size-checking steps and the one place messages are worded; segmentation
+score maps are read and scored in :mod:`autograder.score_masks`, and cutting records from
+predictions is the next split when either grows.
 """
 
 from __future__ import annotations
