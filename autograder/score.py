@@ -29,7 +29,7 @@ import numpy as np
 from autograder.config import Performance
 from autograder.manifest import Expected, read_manifest
 from autograder.safe_fs import Folder, UnsafeFileError
-from autograder.score_masks import SEGMENTATION_METRICS, evaluate_score_maps, result_table
+from autograder.score_masks import SEGMENTATION_METRICS, score_segmentation
 
 __all__ = [
     "Expected",
@@ -461,7 +461,7 @@ def score_performance(
                            "performance"), None  # fmt: skip
 
     if band.metric in SEGMENTATION_METRICS:
-        return _score_segmentation(band, output_dir, labels_dir, ids, hidden_ids, visibility)
+        return score_segmentation(band, output_dir, labels_dir, ids, hidden_ids, visibility)
 
     try:
         folder, opened = _as_folder(output_dir)
@@ -487,49 +487,6 @@ def score_performance(
     output = (
         f"{band.metric} = {value:.4f} on {len(ids)} hidden images: {points:g} of "
         f"{band.max_score:g} points (0 at {band.zero_at:g}, full at {band.full_at:g})."
-    )
-    return TestOutcome(band.name, points, band.max_score, points >= band.max_score, output,
-                       visibility, "performance"), value  # fmt: skip
-
-
-def _score_segmentation(
-    band: Performance,
-    output_dir: Folder | Path,
-    labels_dir: Path,
-    ids: list[str],
-    hidden_ids: Mapping[str, str] | None,
-    visibility: str,
-) -> tuple[TestOutcome, float | None]:
-    """:func:`score_performance` for a folder of score maps (:mod:`autograder.score_masks`);
-    the output ends with the per-class AP and IoU table."""
-
-    def failed(message: str) -> tuple[TestOutcome, None]:
-        return TestOutcome(band.name, 0.0, band.max_score, False, message, visibility,
-                           "performance"), None  # fmt: skip
-
-    try:
-        folder, opened = _as_folder(output_dir)
-    except UnsafeFileError as error:
-        return failed(f"OUTPUT_DIR could not be read: {error} Write the score maps into it as a "
-                      "folder; do not replace it.")  # fmt: skip
-    try:
-        if not folder.exists(band.predictions):
-            return failed(
-                f"{band.predictions}/ was not written. The notebook's prediction cell writes it "
-                "into OUTPUT_DIR while grading; check that the cells before it ran without errors."
-            )
-        result = evaluate_score_maps(folder, band.predictions, labels_dir, ids, hidden_ids)
-    except ValueError as error:
-        return failed(str(error))
-    finally:
-        if opened:
-            folder.close()
-    value = result.metric(band.metric)
-    points = band.points(value)
-    output = (
-        f"{band.metric} = {value:.4f} on {result.images} hidden images: {points:g} of "
-        f"{band.max_score:g} points (0 at {band.zero_at:g}, full at {band.full_at:g}).\n\n"
-        f"{result_table(result)}"
     )
     return TestOutcome(band.name, points, band.max_score, points >= band.max_score, output,
                        visibility, "performance"), value  # fmt: skip

@@ -25,10 +25,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from autograder.safe_fs import Folder, UnsafeFileError
+
+if TYPE_CHECKING:
+    from autograder.config import Performance
+    from autograder.score import TestOutcome
 
 __all__ = [
     "SEGMENTATION_METRICS",
@@ -36,6 +41,7 @@ __all__ = [
     "evaluate_score_maps",
     "read_score_map",
     "result_table",
+    "score_segmentation",
 ]
 
 #: ``[[performance]] metric`` values scored here.
@@ -238,3 +244,47 @@ def result_table(result: SegmentationResult) -> str:
         rows.append(f"{n:<{width}}  {cell(a)} {cell(i)}")
     rows.append(f"{'mean':<{width}}  {cell(result.mean_ap)} {cell(result.mean_iou)}")
     return "\n".join(rows)
+
+
+def score_segmentation(
+    band: Performance,
+    output_dir: Folder | Path,
+    labels_dir: Path,
+    ids: list[str],
+    hidden_ids: Mapping[str, str] | None,
+    visibility: str,
+) -> tuple[TestOutcome, float | None]:
+    """:func:`autograder.score.score_performance` for a folder of score maps: (the result line,
+    the metric value or ``None``); the output ends with the per-class AP and IoU table."""
+    from autograder.score import TestOutcome, _as_folder
+
+    def failed(message: str) -> tuple[TestOutcome, None]:
+        return TestOutcome(band.name, 0.0, band.max_score, False, message, visibility,
+                           "performance"), None  # fmt: skip
+
+    try:
+        folder, opened = _as_folder(output_dir)
+    except UnsafeFileError as error:
+        return failed(f"OUTPUT_DIR could not be read: {error} Write the score maps into it as a "
+                      "folder; do not replace it.")  # fmt: skip
+    try:
+        if not folder.exists(band.predictions):
+            return failed(
+                f"{band.predictions}/ was not written. The notebook's prediction cell writes it "
+                "into OUTPUT_DIR while grading; check that the cells before it ran without errors."
+            )
+        result = evaluate_score_maps(folder, band.predictions, labels_dir, ids, hidden_ids)
+    except ValueError as error:
+        return failed(str(error))
+    finally:
+        if opened:
+            folder.close()
+    value = result.metric(band.metric)
+    points = band.points(value)
+    output = (
+        f"{band.metric} = {value:.4f} on {result.images} hidden images: {points:g} of "
+        f"{band.max_score:g} points (0 at {band.zero_at:g}, full at {band.full_at:g}).\n\n"
+        f"{result_table(result)}"
+    )
+    return TestOutcome(band.name, points, band.max_score, points >= band.max_score, output,
+                       visibility, "performance"), value  # fmt: skip
