@@ -552,3 +552,41 @@ def test_an_honest_ap_in_torch_or_numpy_records_the_reference_values():
     for name in ("average_precision_one_class", "mean_average_precision"):
         np.testing.assert_allclose(torch_records[name], reference[name], rtol=1e-9, atol=1e-12)
     assert float(average_precision(np.array([0.9, 0.1]), np.array([1, 0]))) == 1.0
+
+
+@pytest.mark.slow
+def test_graded_wrappers_around_the_library_earn_nothing(tmp_path, monkeypatch):
+    """Graded for real (bundle, sandboxed kernel as its own user, scoring): does a blank release
+    whose two AP answers wrap scikit-learn's and the kit's AP score 0 on those tests, with the
+    message, while a submission with an AP of its own in torch keeps their 4 points?"""
+    from autograder import pipeline
+
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment(NAME, ROOT)
+    pipeline.build(assignment, device="cpu")
+    answers = {
+        "wrappers": (assignment.release_dir, AP_WRAPPERS["sklearn-imported-when-called"],
+                     MAP_WRAPPER),
+        "own-torch": (assignment.source_dir, AP_IN_TORCH, None),
+    }  # fmt: skip
+    scores = {}
+    for case, (notebooks, ap_answer, map_answer) in answers.items():
+        folder = pipeline.write_submission(assignment, tmp_path / case, notebooks,
+                                           reference_files=False)  # fmt: skip
+        notebook = folder / f"{NAME}.ipynb"
+        nb = nbformat.read(notebook, as_version=4)
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id == "average_precision_one_class":
+                cell.source = ap_answer
+            elif grade_id == "mean_average_precision" and map_answer is not None:
+                cell.source = map_answer
+        nbformat.write(nb, notebook)
+        results = pipeline.grade(assignment, folder, device="cpu").results
+        scores[case] = {t["name"]: (t["score"], t["max_score"], t["output"])
+                        for t in results["tests"] if "average_precision" in t["name"]}  # fmt: skip
+    assert len(scores["wrappers"]) == 2 and len(scores["own-torch"]) == 2, scores
+    for score, _, output in scores["wrappers"].values():
+        assert score == 0 and "compute the average precision yourself" in output, output
+    assert sorted(top for _, top, _ in scores["own-torch"].values()) == [1, 3]
+    assert all(score == top for score, top, _ in scores["own-torch"].values()), scores
