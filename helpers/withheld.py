@@ -18,8 +18,8 @@ searching for it. ``__wrapped__`` chains (scikit-learn's parameter validation) a
 
 The limit, plainly: this is a guard against wrappers, not a sandbox. Code that copies the
 library's source into its cell, or keeps a copy of a function's code object and rebuilds the
-function from it, still runs the library's algorithm; such code is in the submitted notebook,
-where the TA reading it sees it.
+function from it (or puts it back inside the block), still runs the library's algorithm; such
+code is in the submitted notebook, where the TA reading it sees it.
 
 This module is part of the student wheel and never imports :mod:`autograder`.
 """
