@@ -53,7 +53,9 @@ def test_scikit_learns_validated_functions_and_their_wrapped_core_raise():
 
 
 def test_confusion_matrix_answers_are_withheld_too():
-    from helpers.metrics import confusion_matrix, iou_from_confusion_matrix
+    import torch
+
+    from helpers.metrics import SegmentationEvaluator, confusion_matrix, iou_from_confusion_matrix
 
     names = {f.__name__ for f in withheld_functions("confusion matrix")}
     assert {"confusion_matrix", "iou_from_confusion_matrix"} <= names
@@ -62,6 +64,9 @@ def test_confusion_matrix_answers_are_withheld_too():
             confusion_matrix(np.array([0, 1]), np.array([0, 1]), 2)
         with pytest.raises(RuntimeError):
             iou_from_confusion_matrix(np.eye(2))
+        evaluator = SegmentationEvaluator(2)  # its update counts a confusion matrix too
+        with pytest.raises(RuntimeError, match="not available inside this test"):
+            evaluator.update(torch.zeros(1, 2, 3, 3), torch.zeros(1, 3, 3, dtype=torch.int64))
     assert np.asarray(confusion_matrix(np.array([0, 1]), np.array([0, 1]), 2)).trace() == 2
 
 
