@@ -17,9 +17,10 @@ average_precision``, a default argument, a closure, ``functools.partial``, a lis
 searching for it. ``__wrapped__`` chains (scikit-learn's parameter validation) are followed.
 
 The limit, plainly: this is a guard against wrappers, not a sandbox. Code that copies the
-library's source into its cell, or keeps a copy of a function's code object and rebuilds the
-function from it (or puts it back inside the block), still runs the library's algorithm; such
-code is in the submitted notebook, where the TA reading it sees it.
+library's source into its cell, loads a fresh copy of the library's module (``importlib.reload``
+of it and of the modules it imports from, or a new import after deleting it from
+``sys.modules``), or keeps a function's code object and puts it back inside the block, still
+runs the library's algorithm; such code is in the submitted notebook, where the TA sees it.
 
 This module is part of the student wheel and never imports :mod:`autograder`.
 """
