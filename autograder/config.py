@@ -39,7 +39,10 @@ A complete example, with every key and its default (only ``[assignment]`` is req
     [[performance]]                        # one table per scored prediction file
     name = "Improved network: accuracy on the hidden test set"
     predictions = "improved_predictions.csv"   # written by the notebook into OUTPUT_DIR
-    metric = "accuracy"                    # accuracy | mean_average_precision
+    metric = "accuracy"                    # accuracy | mean_average_precision | mean_iou |
+                                           # mean_ap_segmentation (the last two: predictions
+                                           # names a folder of uint8 score maps, one <id>.npy per
+                                           # hidden image; see autograder/score_masks.py)
     zero_at = 0.70                         # metric value that earns 0 points
     full_at = 0.90                         # ... and max_score points (linear between)
     max_score = 10.0
@@ -62,7 +65,8 @@ from autograder.limits import Limits
 
 __all__ = ["Assignment", "ConfigError", "Limits", "Performance", "load_assignment"]
 
-METRICS = ("accuracy", "mean_average_precision")
+#: The segmentation metrics score a folder of per-image score maps (autograder.score_masks).
+METRICS = ("accuracy", "mean_average_precision", "mean_iou", "mean_ap_segmentation")
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 

@@ -9,8 +9,9 @@ dtype are checked before its data is; a CSV is read as a stream with caps on its
 from the hidden set. Messages never show an expected value, a hidden label or a file's content.
 
 Why over ~400 lines: the two readers of untrusted files (records, prediction files) share the
-verified-handle and size-checking steps and the one place messages are worded; cutting records
-from predictions is the next split when either grows (segmentation masks will).
+verified-handle and size-checking steps and the one place messages are worded; segmentation
+score maps are read and scored in :mod:`autograder.score_masks`, and cutting records from
+predictions is the next split when either grows.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 from autograder.config import Performance
 from autograder.manifest import Expected, read_manifest
 from autograder.safe_fs import Folder, UnsafeFileError
+from autograder.score_masks import SEGMENTATION_METRICS, score_segmentation
 
 __all__ = [
     "Expected",
@@ -497,6 +499,9 @@ def score_performance(
     def failed(message: str) -> tuple[TestOutcome, None]:
         return TestOutcome(band.name, 0.0, band.max_score, False, message, visibility,
                            "performance"), None  # fmt: skip
+
+    if band.metric in SEGMENTATION_METRICS:
+        return score_segmentation(band, output_dir, labels_dir, ids, hidden_ids, visibility)
 
     try:
         folder, opened = _as_folder(output_dir)

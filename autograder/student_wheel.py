@@ -3,12 +3,14 @@
     python -m autograder.student_wheel --out dist/
 
 :func:`build_student_wheel` copies the ``.py`` files of ``helpers/`` and ``autograder/``, the
-kit's ``LICENSE`` and ``student/pyproject.toml`` (the build configuration) into an empty
-temporary folder and runs ``pip wheel --no-deps --no-build-isolation`` there. Staging by hand,
-rather than building from the repository root, is what keeps instructor files out: a build from
-the root could pick up anything its ``MANIFEST``/package data named, a staged folder holds only
-code. ``--no-build-isolation`` because students' and graders' machines are often offline: the
-build uses the setuptools already installed (``student/pyproject.toml`` says which version).
+kit's own pretrained backbone (``helpers/models/weights/resnet18_kit_*.pt``), ``LICENSE`` and
+``student/pyproject.toml`` (the build configuration) into an empty temporary folder and runs
+``pip wheel --no-deps --no-build-isolation`` there. Staging by hand, rather than building from
+the repository root, is what keeps instructor files out: a build from the root could pick up
+anything its ``MANIFEST``/package data named, a staged folder holds only code (and the one
+weight file every student needs offline). ``--no-build-isolation`` because students' and
+graders' machines are often offline: the build uses the setuptools already installed
+(``student/pyproject.toml`` says which version).
 
 :func:`instructor_files` lists the members of a wheel that are not code of the two packages
 (for the tests and for ``handout``, which refuses such a wheel).
@@ -31,6 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The packages the wheel holds (their ``.py`` files only).
 PACKAGES = ("helpers", "autograder")
 DIST_NAME = "cv_course_kit_student"
+#: The one folder of non-code files the wheel carries: the kit's pretrained backbone
+#: (helpers.models.kit_backbone), which students need offline and which holds no secret.
+SHIPPED_WEIGHTS = "helpers/models/weights"
+#: Modules of helpers that stay out of the wheel: instructor tools students never run, whose
+#: training loop holds lines that are an assignment's answer (a2's training step).
+INSTRUCTOR_MODULES = frozenset({"helpers/models/pretrain_kit_backbone.py"})
 STUDENT_README = """\
 # cv-course-kit-student
 
@@ -50,10 +58,13 @@ def _stage(root: Path, stage: Path) -> None:
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             relative = path.relative_to(root)
-            if "__pycache__" in relative.parts:
+            if "__pycache__" in relative.parts or relative.as_posix() in INSTRUCTOR_MODULES:
                 continue
             (stage / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, stage / relative)
+    for path in sorted((root / SHIPPED_WEIGHTS).glob("resnet18_kit_*.pt")):
+        (stage / SHIPPED_WEIGHTS).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, stage / SHIPPED_WEIGHTS / path.name)
     shutil.copyfile(root / "student" / "pyproject.toml", stage / "pyproject.toml")
     shutil.copyfile(root / "LICENSE", stage / "LICENSE")
     (stage / "README.md").write_text(STUDENT_README, encoding="utf-8")
@@ -93,10 +104,11 @@ def build_student_wheel(out_dir: Path, *, root: Path | None = None) -> Path:
 
 
 def instructor_files(wheel: Path) -> list[str]:
-    """Members of ``wheel`` other than ``.py`` files of :data:`PACKAGES` and its own metadata
-    (an empty list for a good student wheel)."""
+    """Members of ``wheel`` other than ``.py`` files of :data:`PACKAGES`, the kit's backbone
+    weights (:data:`SHIPPED_WEIGHTS`) and its own metadata (an empty list for a good wheel)."""
     allowed = re.compile(rf"^(({'|'.join(PACKAGES)})/([\w.-]+/)*[\w.-]+\.py|{DIST_NAME}-[^/]+"
-                         r"\.dist-info/[\w.-]+(/[\w.-]+)*)$")  # fmt: skip
+                         rf"\.dist-info/[\w.-]+(/[\w.-]+)*"
+                         rf"|{SHIPPED_WEIGHTS}/resnet18_kit_[\w-]+\.pt)$")  # fmt: skip
     with zipfile.ZipFile(wheel) as archive:
         return [name for name in archive.namelist() if not allowed.match(name)]
 

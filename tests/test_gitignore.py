@@ -32,6 +32,7 @@ def ignored(path: str) -> bool:
     [
         "assignments/a2_cnn_fashion/reference/improved_net.pt",
         "assignments/a3_new_assignment/reference/weights.pth",
+        "helpers/models/weights/resnet18_kit_shapes_v1.pt",
     ],
 )
 def test_reference_weights_are_not_hidden(path):

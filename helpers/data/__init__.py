@@ -21,6 +21,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "train_val_split",
         ],
         "loader": ["InMemoryLoader", "random_flip", "random_shift"],
+        # single-label object crops from VOC-style trees (assignment 4)
+        "crops": ["ObjectCrops", "few_per_class", "object_crops"],
         # VOC and synthetic scenes
         "hidden": [
             "prepare_hidden_split",

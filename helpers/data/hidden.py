@@ -4,12 +4,14 @@ grader reads in another. Every file is read without pickle.
 Inputs folder (given to the student's notebook)::
 
     ids.csv          header ``id``, then one id per line, e.g. ``h00017``
-    images.npy       Fashion-MNIST: uint8 (N, 28, 28), row k is the image of the k-th id
+    images.npy       Fashion-MNIST: uint8 (N, 28, 28), row k is the image of the k-th id;
+                     object crops (``task="crops"``): uint8 (N, S, S, 3) RGB, one object each
     <id>.jpg         VOC-style data: one JPEG per id (the original file's bytes); nothing else
 
 Labels folder (the grader's only; root-readable in a container)::
 
-    labels.csv       single-label (Fashion-MNIST): header ``id,label``, one integer class a row;
+    labels.csv       single-label (Fashion-MNIST, object crops): header ``id,label``, one
+                     integer class a row;
                      multi-label (VOC-style): header ``id,<class names...>``, 1 present,
                      0 absent, -1 ignored (difficult only, with ``difficult="ignore"``)
     masks/<id>.png   segmentation only: palette PNG in VOC's colours, 0 background, k + 1 for
@@ -73,7 +75,7 @@ __all__ = [
 ]
 
 DATASETS = ("fashion-mnist", "voc", "synthetic")
-TASKS = ("classification", "segmentation")
+TASKS = ("classification", "segmentation", "crops")
 IDS_FILE = "ids.csv"
 IMAGES_FILE = "images.npy"
 LABELS_FILE = "labels.csv"
@@ -260,7 +262,10 @@ def prepare_hidden_split(
             the folder holding ``VOCdevkit/``); for Fashion-MNIST a folder to look in first.
         split: which split to draw from (``"test"`` by default).
         task: ``"classification"`` or (VOC-style only) ``"segmentation"``, which takes the ids
-            of ``ImageSets/Segmentation`` and also writes ``masks/``.
+            of ``ImageSets/Segmentation`` and also writes ``masks/``, or ``"crops"``: every
+            object of the split cut out as :func:`helpers.data.crops.object_crops` does with
+            its defaults (the notebooks' settings), written as ``images.npy`` with single labels;
+            ``limit`` and the shuffle then count crops, not scenes.
         difficult: ``"positive"`` or ``"ignore"`` for VOC-style labels (see
             :class:`helpers.data.voc.VOCClassification`).
         superclasses: synthetic only: label columns and mask indices are the 3 superclasses of
@@ -289,7 +294,15 @@ def prepare_hidden_split(
     verify_str_arg(dataset, "dataset", DATASETS)
     verify_str_arg(task, "task", TASKS)
     if dataset == "fashion-mnist" and task != "classification":
-        raise ValueError("Fashion-MNIST has no masks: use task='classification'.")
+        raise ValueError(
+            f"task={task!r} needs a VOC-style dataset ('voc' or 'synthetic'): Fashion-MNIST has "
+            "no masks and no object boxes. Use task='classification'."
+        )
+    if superclasses and task == "crops":
+        raise ValueError(
+            "superclasses=True is for multi-label and mask tasks; object crops keep the tree's "
+            "classes. Leave superclasses out for task='crops'."
+        )
     if superclasses and dataset != "synthetic":
         raise ValueError("superclasses=True needs dataset='synthetic': only its classes group.")
     verify_str_arg(transform, "transform", tuple(TRANSFORMS))
@@ -320,6 +333,11 @@ def prepare_hidden_split(
         kind = VOCSegmentation if task == "segmentation" else VOCClassification
         data = kind(root, split)
         n = len(data)
+        if task == "crops":
+            from helpers.data.crops import object_crops
+
+            crops = object_crops(root, split)
+            n = len(crops)
         if dataset == "synthetic" and not (data.voc_dir / "synthetic.json").is_file():
             raise ValueError(
                 f"{data.voc_dir} is not a synthetic tree (it has no synthetic.json). Use "
@@ -337,6 +355,12 @@ def prepare_hidden_split(
         images = transform_images(data.images[order], TRANSFORMS[transform], transform_seed)
         np.save(inputs / IMAGES_FILE, images, allow_pickle=False)
         rows = [[i, int(y)] for i, y in zip(ids, data.labels[order], strict=True)]
+        _write_csv(labels / LABELS_FILE, ["id", "label"], rows)
+        return len(ids)
+
+    if task == "crops":
+        np.save(inputs / IMAGES_FILE, crops.images[order], allow_pickle=False)
+        rows = [[i, int(y)] for i, y in zip(ids, crops.labels[order], strict=True)]
         _write_csv(labels / LABELS_FILE, ["id", "label"], rows)
         return len(ids)
 
@@ -426,7 +450,16 @@ def redraw_hidden_inputs(
     if array_file.is_file():
         _, images = read_hidden_inputs(source)  # checks the count against ids.csv
         seed_int = int(transform_seed.generate_state(2, np.uint64)[0])
-        images = transform_images(images[order], TRANSFORMS[transform], seed_int)
+        if images.ndim == 4 and transform != "none":
+            raise ValueError(
+                f"transform={transform!r} needs Fashion-MNIST's grey images (N, H, W) in "
+                f"{array_file}, which holds colour crops {images.shape}: they are copied as "
+                "they are (use transform='none')."
+            )
+        if images.ndim == 4:  # object crops (N, S, S, 3): nothing to transform, only reorder
+            images = images[order]
+        else:
+            images = transform_images(images[order], TRANSFORMS[transform], seed_int)
         np.save(target / IMAGES_FILE, images, allow_pickle=False)
     elif transform != "none":
         raise ValueError(
@@ -469,8 +502,8 @@ def read_hidden_inputs(
 
     Returns:
         ids: the ids, in file order (write predictions in this order);
-        images: uint8 array (N, 28, 28) for Fashion-MNIST, else a list of N uint8 RGB arrays
-        (H, W, 3), one per id.
+        images: uint8 array (N, 28, 28) for Fashion-MNIST, uint8 (N, S, S, 3) for object
+        crops, else a list of N uint8 RGB arrays (H, W, 3), one per id.
     """
     inputs = Path(inputs)
     ids = _read_ids(inputs / IDS_FILE)

@@ -3,22 +3,41 @@
 One job: the drawing behind :mod:`helpers.data.synthetic` (which writes the scenes as a VOC
 tree). Each image shows 1 to 4 objects of the shape classes (:data:`SYNTHETIC_CLASSES`) on a
 cluttered, textured background; colour, size, rotation, texture and position vary at random and
-are never tied to the class. Every scene depends only on ``(seed, number, size)``.
+are never tied to the class. Every scene depends only on ``(seed, number, size, classes)``.
+
+A second set of shapes, :data:`PRETRAIN_CLASSES`, shares no class with :data:`SYNTHETIC_CLASSES`:
+the kit's own ResNet-18 backbone (:mod:`helpers.models.kit_backbone`) is pretrained on scenes of
+those, a task no assignment grades. ``render_scene(..., classes=PRETRAIN_CLASSES)`` draws them on
+the same kind of backgrounds; the default draws exactly what it drew before the second set existed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from helpers.data.voc import IGNORE_INDEX
 
-__all__ = ["SYNTHETIC_CLASSES", "render_scene"]
+__all__ = ["PRETRAIN_CLASSES", "SHAPES", "SYNTHETIC_CLASSES", "render_scene"]
 
 #: The shape classes, in target order (class k is mask index k + 1).
 SYNTHETIC_CLASSES = ("circle", "ring", "crescent", "triangle", "square", "hexagon", "star", "cross")
+#: The pretraining task's shape classes (the kit's backbone): none is in SYNTHETIC_CLASSES.
+PRETRAIN_CLASSES = (
+    "pentagon",
+    "octagon",
+    "ellipse",
+    "rhombus",
+    "trapezoid",
+    "heart",
+    "arrow",
+    "chevron",
+)
+#: Every shape :func:`render_scene` can draw.
+SHAPES = SYNTHETIC_CLASSES + PRETRAIN_CLASSES
 SUPERSAMPLE = 2  # shapes are drawn at 2x and averaged down: smooth edges, cheap
 MIN_IN_VIEW = 0.3  # an object placed so that less of it shows is placed again
 DIFFICULT_IN_VIEW = 0.5
@@ -81,7 +100,39 @@ def _outline(cls: str, r: float, theta: float, rng: np.random.Generator) -> list
             dtype=float,
         )
         return [turned(corners)]
-    raise ValueError(f"Unknown shape class {cls!r}. Valid values are {set(SYNTHETIC_CLASSES)}.")
+    # The pretraining shapes (PRETRAIN_CLASSES). Elongated ones (ellipse, rhombus) are squashed
+    # well past the circle's and square's own jitter, so no class overlaps a course class.
+    if cls == "pentagon":
+        return [regular(5, r) * rng.uniform(0.92, 1.08, size=(5, 1))]
+    if cls == "octagon":
+        return [regular(8, r)]
+    if cls == "ellipse":
+        return [ellipse(r, r * rng.uniform(0.42, 0.62))]
+    if cls == "rhombus":
+        thin = rng.uniform(0.42, 0.62)
+        return [turned(np.array([[r, 0], [0, r * thin], [-r, 0], [0, -r * thin]], dtype=float))]
+    if cls == "trapezoid":
+        top, half_height = r * rng.uniform(0.35, 0.6), r * rng.uniform(0.55, 0.7)
+        corners = [[-r, half_height], [r, half_height], [top, -half_height], [-top, -half_height]]
+        return [turned(np.array(corners, dtype=float))]
+    if cls == "heart":
+        # The classic parametric heart (x = 16 sin^3 t, y = 13 cos t - 5 cos 2t - ...), y down.
+        t = 2 * np.pi * np.arange(48) / 48
+        x = 16 * np.sin(t) ** 3
+        y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+        return [turned(np.stack([x, y + 2.5], axis=1) * (r / 17))]
+    if cls == "arrow":
+        shaft = r * rng.uniform(0.18, 0.26)  # half the shaft's width
+        head, neck = r * rng.uniform(0.5, 0.65), r * rng.uniform(0.05, 0.25)
+        corners = [[-r, -shaft], [neck, -shaft], [neck, -head], [r, 0],
+                   [neck, head], [neck, shaft], [-r, shaft]]  # fmt: skip
+        return [turned(np.array(corners, dtype=float))]
+    if cls == "chevron":
+        arm = r * rng.uniform(0.3, 0.42)  # thickness of each arm, along y
+        corners = [[-r, -0.5 * r], [0, 0.5 * r - arm], [r, -0.5 * r],
+                   [r, -0.5 * r + arm], [0, 0.5 * r], [-r, -0.5 * r + arm]]  # fmt: skip
+        return [turned(np.array(corners, dtype=float))]
+    raise ValueError(f"Unknown shape class {cls!r}. Valid values are {set(SHAPES)}.")
 
 
 def _alpha(
@@ -185,28 +236,52 @@ def _clip_box(x0: int, y0: int, h: int, w: int, size: int):
     )
 
 
-def render_scene(seed: int, number: int, size: int = 128) -> tuple[np.ndarray, np.ndarray, list]:
+def render_scene(
+    seed: int, number: int, size: int = 128, classes: Sequence[str] = SYNTHETIC_CLASSES
+) -> tuple[np.ndarray, np.ndarray, list]:
     """Draw scene ``number`` of ``seed``.
+
+    Args:
+        seed, number: which scene; the same pair (with the same size and classes) always gives
+            the same arrays.
+        size: image side in pixels.
+        classes: the shape classes objects are drawn from, in target order, all from
+            :data:`SHAPES`: :data:`SYNTHETIC_CLASSES` (the assignments' scenes, the default) or
+            :data:`PRETRAIN_CLASSES` (the kit backbone's pretraining scenes).
 
     Returns:
         image: uint8 (size, size, 3) RGB;
-        mask: uint8 (size, size), 0 background, k + 1 for class k, 255 ignored;
+        mask: uint8 (size, size), 0 background, k + 1 for ``classes[k]``, 255 ignored;
         objects: one ``(class name, (xmin, ymin, xmax, ymax) 1-based, truncated, difficult)``
         per object, in drawing order (later ones lie on top).
+
+    Raises:
+        ValueError: ``classes`` is empty, repeats a name or names a shape not in :data:`SHAPES`.
     """
-    rng = np.random.default_rng([seed, number])
+    classes = tuple(classes)
+    unknown = [name for name in classes if name not in SHAPES]
+    if unknown or not classes or len(set(classes)) != len(classes):
+        raise ValueError(
+            f"Expected classes to be distinct names from {SHAPES}; got {classes}"
+            + (f" ({', '.join(map(repr, unknown))} unknown)." if unknown else ".")
+            + " Use SYNTHETIC_CLASSES or PRETRAIN_CLASSES."
+        )
+    # Another class set draws from its own random stream: its scenes share no background or
+    # layout with the course's scenes of the same seed and number (hidden sets included).
+    stream = [] if classes == SYNTHETIC_CLASSES else [SHAPES.index(name) + 1 for name in classes]
+    rng = np.random.default_rng([seed, number, *stream])
     image = _background(rng, size)
     owner = np.zeros((size, size), dtype=np.int16)  # which object each pixel shows (0 = none)
     edge = np.zeros((size, size), dtype=bool)  # pixels blended from an object and its backdrop
     placed: list[dict] = []
     n_objects = int(rng.integers(1, 5))
     for _ in range(n_objects):
-        cls = int(rng.integers(len(SYNTHETIC_CLASSES)))
+        cls = int(rng.integers(len(classes)))
         for _try in range(MAX_PLACEMENT_TRIES):
             r = rng.uniform(0.11, 0.26) * size
             cx, cy = rng.uniform(0.08, 0.92, size=2) * size
             theta = rng.uniform(0, 2 * np.pi)
-            polygons = _outline(SYNTHETIC_CLASSES[cls], r, theta, rng)
+            polygons = _outline(classes[cls], r, theta, rng)
             alpha, x0, y0 = _alpha(polygons, cx, cy, r)
             inside = alpha >= 0.5
             full = int(inside.sum())
@@ -257,7 +332,7 @@ def render_scene(seed: int, number: int, size: int = 128) -> tuple[np.ndarray, n
         lut[j + 1] = IGNORE_INDEX if difficult else o["cls"] + 1
         ys, xs = np.nonzero(owner == j + 1)
         bbox = (int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1, int(ys.max()) + 1)
-        objects.append((SYNTHETIC_CLASSES[o["cls"]], bbox, o["truncated"], difficult))
+        objects.append((classes[o["cls"]], bbox, o["truncated"], difficult))
     mask = lut[owner]
     mask[edge] = IGNORE_INDEX
     return (image * 255 + 0.5).astype(np.uint8), mask, objects

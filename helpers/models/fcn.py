@@ -15,8 +15,7 @@ from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.segmentation.fcn import FCNHead
 
-from helpers.models.pretrained import load_into
-from helpers.models.resnet import RESNET18_IMAGENET
+from helpers.models.backbone_weights import BackboneWeights, choose_weights, load_backbone
 
 __all__ = ["FCNResNet18", "fcn_resnet18"]
 
@@ -53,28 +52,38 @@ class FCNResNet18(nn.Module):
 
 
 def fcn_resnet18(
-    *, num_classes: int = 21, pretrained_backbone: bool = False, progress: bool | None = None
+    *,
+    num_classes: int = 21,
+    backbone_weights: BackboneWeights = None,
+    pretrained_backbone: bool = False,
+    progress: bool | None = None,
 ) -> FCNResNet18:
     """An :class:`FCNResNet18` (21 classes: PASCAL VOC's 20 and background).
 
     Args:
         num_classes: output channels, one per class (background included).
-        pretrained_backbone: start the ResNet-18 backbone from the ImageNet weights
-            ``RESNET18_IMAGENET`` (read from ``$TORCH_HOME/hub/checkpoints``, downloaded there
-            when missing); the head always starts random.
+        backbone_weights: where the ResNet-18 backbone starts from, as ``weights`` of
+            :func:`helpers.models.resnet18`: ``None`` (random), ``"imagenet"``, ``"kit"`` (the
+            kit's own, works offline) or ``"auto"`` (ImageNet's when cached, else the kit's).
+            The head always starts random.
+        pretrained_backbone: the older switch: ``True`` is ``backbone_weights="imagenet"``.
         progress: show a download bar; ``None`` follows ``helpers.train.progress_enabled``.
 
-    The model's ``pretrained_weights`` attribute is the backbone's :class:`WeightsInfo`, or
-    ``None``.
+    The model's ``pretrained_weights`` attribute is the backbone's weights card (its
+    ``normalize`` is what images need), or ``None``.
 
     Raises:
-        PretrainedWeightsError: the backbone weights are not cached and cannot be downloaded.
+        PretrainedWeightsError: the backbone's weight file is missing or broken.
+        ValueError: an unknown ``backbone_weights`` value.
     """
+    card = choose_weights(
+        backbone_weights, pretrained=pretrained_backbone, argument="backbone_weights"
+    )
     resnet = torchvision.models.resnet18(weights=None)
-    if pretrained_backbone:
+    if card is not None:
         from helpers.train import progress_enabled
 
-        load_into(resnet, RESNET18_IMAGENET.enum, progress=progress_enabled(progress))
+        load_backbone(resnet, card, progress=progress_enabled(progress))
     model = FCNResNet18(num_classes=num_classes, backbone=resnet)
-    model.pretrained_weights = RESNET18_IMAGENET if pretrained_backbone else None
+    model.pretrained_weights = card
     return model

@@ -62,6 +62,28 @@ class WeightsInfo:
         """The preprocessing these weights were trained with (torchvision's preset)."""
         return self.enum.transforms()
 
+    @property
+    def image_size(self) -> int:
+        """Side in pixels of the (centre-cropped) images the weights were trained on."""
+        return int(self.enum.transforms().crop_size[0])
+
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        """Per-channel (R, G, B) mean the inputs are normalised with, for images in [0, 1]."""
+        return tuple(self.enum.transforms().mean)
+
+    @property
+    def std(self) -> tuple[float, float, float]:
+        """Per-channel (R, G, B) standard deviation, as :attr:`mean`."""
+        return tuple(self.enum.transforms().std)
+
+    @property
+    def normalize(self) -> nn.Module:
+        """``Normalize(mean, std)`` for float (..., 3, H, W) images in [0, 1]."""
+        from torchvision.transforms import v2
+
+        return v2.Normalize(mean=list(self.mean), std=list(self.std))
+
     def __str__(self) -> str:
         scores = "; ".join(
             f"{dataset} " + ", ".join(f"{k} {v:g}%" for k, v in values.items())
