@@ -37,13 +37,15 @@ from types import CodeType, FunctionType
 
 __all__ = ["WITHHELD_ANSWERS", "withheld", "withheld_functions"]
 
-# answer -> (module, pattern of function names): the functions that compute that answer.
+# answer -> (module, pattern of function names): the functions that compute that answer; a
+# method of a class the module defines is named ``Class.method``.
 # Third-party modules are withheld when they are installed (a course machine may lack them).
 WITHHELD_ANSWERS: dict[str, tuple[tuple[str, str], ...]] = {
     "average precision": (
         ("helpers.metrics.ranking", r"average_precision|mean_average_precision"),
         ("helpers.metrics.ranking_numpy", r"_average_precision_compute|_voc07_average_precision_"
                                           r"compute|mean_average_precision_of_arrays|_rank"),
+        ("helpers.metrics.segmentation_numpy", r"average_precision_from_histograms"),
         ("sklearn.metrics", r"average_precision_score|precision_recall_curve"),
         ("sklearn.metrics._ranking", r"_binary_clf_curve"),
         ("torchmetrics.functional.classification.average_precision", r".*average_precision.*"),
@@ -53,6 +55,8 @@ WITHHELD_ANSWERS: dict[str, tuple[tuple[str, str], ...]] = {
     "confusion matrix": (
         ("helpers.metrics.classification",  # the last one counts for SegmentationEvaluator
          r"confusion_matrix|iou_from_confusion_matrix|_confusion_matrix_update"),
+        ("helpers.metrics.segmentation_numpy",  # the grader's NumPy counts, a method included
+         r"iou_from_confusion_matrix_of_arrays|QuantisedSegmentationCounts\.update"),
         ("sklearn.metrics", r"confusion_matrix|jaccard_score|multilabel_confusion_matrix"),
         ("torchmetrics.functional.classification.confusion_matrix", r".*confusion_matrix.*"),
         ("torchmetrics.functional.classification.jaccard", r".*jaccard.*"),
@@ -84,7 +88,11 @@ def withheld_functions(answer: str) -> list[FunctionType]:
         if not _installed(module_name):
             continue
         module = importlib.import_module(module_name)
-        for name, value in vars(module).items():
+        named = dict(vars(module))
+        for owner in list(named.values()):
+            if isinstance(owner, type) and owner.__module__ == module_name:
+                named.update({f"{owner.__name__}.{k}": v for k, v in vars(owner).items()})
+        for name, value in named.items():
             while isinstance(value, FunctionType) and re.fullmatch(pattern, name):
                 found[id(value)] = value
                 value = getattr(value, "__wrapped__", None)  # the function a decorator wraps

@@ -70,6 +70,23 @@ def test_confusion_matrix_answers_are_withheld_too():
     assert np.asarray(confusion_matrix(np.array([0, 1]), np.array([0, 1]), 2)).trace() == 2
 
 
+def test_the_graders_numpy_counts_are_withheld_too():
+    from helpers.metrics.segmentation_numpy import (
+        QuantisedSegmentationCounts,
+        iou_from_confusion_matrix_of_arrays,
+    )
+
+    counts = QuantisedSegmentationCounts(2)
+    scores, mask = np.zeros((2, 3, 3), np.uint8), np.zeros((3, 3), np.int64)
+    with withheld("confusion matrix"):
+        for call in (lambda: counts.update(scores, mask),
+                     lambda: iou_from_confusion_matrix_of_arrays(np.eye(2))):  # fmt: skip
+            with pytest.raises(RuntimeError, match="compute the confusion matrix yourself"):
+                call()
+    counts.update(scores, mask)
+    assert counts.confusion_matrix[0, 0] == 9
+
+
 def test_an_unknown_answer_is_named():
     with pytest.raises(KeyError, match="known: "), withheld("accuracy"):
         pass
