@@ -163,7 +163,8 @@ def confusion_matrix(predicted, target, num_classes, ignore_index=255):
     return evaluator.confusion_matrix.numpy()
 def iou_per_class(confmat):
     confmat = np.asarray(confmat, dtype=np.float64)
-    return np.diag(confmat) / (confmat.sum(0) + confmat.sum(1) - np.diag(confmat))
+    with np.errstate(invalid="ignore"):
+        return np.diag(confmat) / (confmat.sum(0) + confmat.sum(1) - np.diag(confmat))
 """,
     "sklearn": """def confusion_matrix(predicted, target, num_classes, ignore_index=255):
     from sklearn.metrics import confusion_matrix as _cm
@@ -171,7 +172,8 @@ def iou_per_class(confmat):
     return _cm(t[t != ignore_index], p[t != ignore_index], labels=list(range(num_classes)))
 def iou_per_class(confmat):
     confmat = np.asarray(confmat, dtype=np.float64)
-    return np.diag(confmat) / (confmat.sum(0) + confmat.sum(1) - np.diag(confmat))
+    with np.errstate(invalid="ignore"):
+        return np.diag(confmat) / (confmat.sum(0) + confmat.sum(1) - np.diag(confmat))
 """,
 }
 
