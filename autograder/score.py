@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -324,8 +324,9 @@ def read_predictions_in(
 ) -> np.ndarray:
     """Read and check the prediction file ``name`` in ``folder``; rows come back in ``ids`` order.
 
-    ``class_names`` (multi-label): a CSV header naming exactly these classes in another order
-    has its columns put back in this order, so each column is scored against its own class.
+    ``class_names`` (multi-label): a CSV header that names classes has its columns put in this
+    order, so each column is scored against the class it names; it must name each class once
+    (:func:`_class_columns`). A header naming no class is read in the class order.
 
     The file is opened without following links and refused unread when it is larger than a
     file for ``len(ids)`` images can be (:func:`prediction_caps`); a CSV (UTF-8, a byte-order
@@ -393,16 +394,55 @@ def read_predictions_in(
         raise ValueError(f"{name} holds {int((~np.isfinite(values)).sum())} NaN or inf values.")
     if multilabel:
         values = values.reshape(len(ids), num_classes)
-        columns = header[1:]  # an .npy file has no header: its columns are taken as they are
-        if class_names and columns != list(class_names) and sorted(columns) == sorted(class_names):
-            values = values[:, [columns.index(c) for c in class_names]]  # same classes, reordered
-        return values
+        order = _class_columns(header[1:], class_names, name)  # .npy: no header, no names
+        return values if order is None else values[:, order]
     values = values.reshape(len(ids))
     if not np.all(values == np.round(values)) or values.min() < 0 or values.max() >= num_classes:
         raise ValueError(
             f"{name}: every label must be a whole class index from 0 to {num_classes - 1}."
         )
     return values.astype(np.int64)
+
+
+def _class_columns(
+    columns: list[str], class_names: Sequence[str] | None, name: str
+) -> list[int] | None:
+    """The column of each class, in ``class_names`` order, when the header names classes.
+
+    A header naming any class must name every class exactly once: a misspelt or repeated
+    name would otherwise score some column against another class's labels. Names match
+    after trimming spaces (a CSV written with ``", "``) and ignoring case (``Dog`` is dog),
+    unless two classes differ only by case. A header naming no class at all (``class_0..``,
+    ``0..``, ``a..``) leaves the columns in the class order (returns None).
+
+    Raises:
+        ValueError: naming the unknown, missing and repeated names and the header wanted.
+    """
+    if not class_names or not columns:
+        return None
+    folded = len({c.casefold() for c in class_names}) == len(class_names)
+
+    def key(text: str) -> str:
+        return text.strip().casefold() if folded else text.strip()
+
+    column_of = {key(c): c for c in class_names}
+    named = [column_of.get(key(c)) for c in columns]
+    if not any(named):
+        return None
+    unknown = [c for c, n in zip(columns, named, strict=True) if n is None]
+    missing = [c for c in class_names if c not in named]
+    repeated = sorted({n for n in named if n is not None and named.count(n) > 1})
+    if unknown or missing or repeated:
+        problems = [f"{c!r} is no class" for c in unknown]
+        problems += [f"{c!r} names {named.count(c)} columns" for c in repeated]
+        problems += [f"no column is {c!r}" for c in missing]
+        raise ValueError(
+            f"{name}'s header names classes, so each column is scored against the class it "
+            f"names, but {'; '.join(problems)}. The header must be "
+            f"'id,{','.join(class_names)}' (the class columns in any order, each class once); "
+            "helpers.predictions.save_predictions with class_names=CLASSES writes it."
+        )
+    return [named.index(c) for c in class_names]
 
 
 def _read_csv_rows(

@@ -3,7 +3,10 @@
 - ``record(name, value)`` and ``grading_input(name)``: what test cells call (below);
 - ``read_hidden_inputs(DATA_DIR)`` and ``save_predictions(path, ids, predictions)``: what the
   prediction cell calls to read the hidden test images and write its predictions for the grader
-  (re-exported from :mod:`helpers.data.hidden` and :mod:`helpers.predictions`).
+  (re-exported from :mod:`helpers.data.hidden` and :mod:`helpers.predictions`);
+- ``withheld(answer)``: a context manager a hidden test runs the student's function in, so that
+  the library functions computing that answer (the kit's AP, scikit-learn's) raise there
+  (re-exported from :mod:`helpers.withheld`).
 
 This module is part of the student wheel and never imports :mod:`autograder` (the grader imports
 it instead; ``autograder.record`` re-exports it for old notebooks).
@@ -67,6 +70,7 @@ from helpers.contract import (
 )
 from helpers.data.hidden import read_hidden_inputs
 from helpers.predictions import save_predictions
+from helpers.withheld import withheld
 
 __all__ = [
     "RecordError",
@@ -77,6 +81,7 @@ __all__ = [
     "record",
     "save_predictions",
     "to_recordable",
+    "withheld",
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")

@@ -450,3 +450,143 @@ def test_data_cell_reads_class_names_from_the_tree_it_is_given(tmp_path):
     assert namespace["CLASSES"] == tuple(f"kind{k}" for k in range(8))
     assert namespace["test_data"] is namespace["val_data"]
     assert namespace["train_data"].images.shape == (6, 3, 64, 64)
+
+
+# --- answers that call the library instead (round-2 attack, tests/test_attacks_round2.py) -------
+# Each wraps an AP the kit or scikit-learn computes, reached another way. Before the hidden tests
+# ran the answers inside helpers.grading.withheld, every one recorded the reference's values:
+# 4 of the 12 test points for no work.
+AP_WRAPPERS = {
+    "kit-name": """from helpers.metrics import average_precision
+def average_precision_one_class(scores, targets):
+    return float(average_precision(np.asarray(scores), np.asarray(targets)))
+""",
+    "kit-default-argument": """from helpers.metrics import average_precision
+def average_precision_one_class(scores, targets, _kit=average_precision):
+    return float(_kit(np.asarray(scores), np.asarray(targets)))
+""",
+    "kit-partial": """import functools
+import helpers.metrics.ranking as _ranking
+_kit_partial = functools.partial(_ranking.average_precision)
+def average_precision_one_class(scores, targets):
+    return float(_kit_partial(np.asarray(scores), np.asarray(targets)))
+""",
+    "kit-numpy-core": """import helpers.metrics.ranking_numpy as _core
+_m = _core.mean_average_precision_of_arrays
+def average_precision_one_class(scores, targets):
+    return _m(np.asarray(scores, dtype=float)[:, None], np.asarray(targets)[:, None])
+""",
+    "kit-streaming-class": """from helpers.metrics import MultilabelAveragePrecision
+def average_precision_one_class(scores, targets):
+    metric = MultilabelAveragePrecision()
+    metric.update(torch.as_tensor(scores)[:, None], torch.as_tensor(targets)[:, None])
+    return float(metric.compute_per_class()[0])
+""",
+    "sklearn-imported-when-called": """def average_precision_one_class(scores, targets):
+    from sklearn.metrics import average_precision_score
+    keep = np.asarray(targets) >= 0
+    y = np.asarray(targets)[keep]
+    return float(average_precision_score(y, np.asarray(scores)[keep])) if y.any() else float("nan")
+""",
+}
+MAP_WRAPPER = """from helpers.metrics import average_precision
+def mean_average_precision(scores, targets):
+    per = average_precision(np.asarray(scores), np.asarray(targets)).numpy()
+    return float(np.nanmean(per)), per
+"""
+
+
+@pytest.mark.parametrize("wrapper", list(AP_WRAPPERS), ids=list(AP_WRAPPERS))
+def test_an_ap_answer_that_calls_the_library_earns_nothing(wrapper):
+    """Does an average_precision_one_class that calls the kit's or scikit-learn's AP (passing
+    the visible tests) fail the hidden test with a message that says why, recording nothing?"""
+    if wrapper.startswith("sklearn"):
+        pytest.importorskip("sklearn.metrics")
+    error, records = _run_cells(
+        [*BEFORE, ("average_precision_one_class", AP_WRAPPERS[wrapper]),
+         ("test_average_precision_one_class", None)]
+    )  # fmt: skip
+    assert isinstance(error, RuntimeError), repr(error)
+    assert "compute the average precision yourself" in str(error), str(error)
+    assert "average_precision_one_class" not in records
+
+
+def test_a_map_answer_that_calls_the_kit_earns_nothing():
+    error, records = _run_cells(
+        [*BEFORE, ("average_precision_one_class", None), ("mean_average_precision", MAP_WRAPPER),
+         ("test_mean_average_precision", None)]
+    )  # fmt: skip
+    assert isinstance(error, RuntimeError) and "not available inside this test" in str(error)
+    assert "mean_average_precision" not in records
+
+
+AP_IN_TORCH = """def average_precision_one_class(scores, targets):
+    s = torch.as_tensor(np.asarray(scores, dtype=np.float64))
+    y = torch.as_tensor(np.asarray(targets))
+    s, positive = s[y >= 0], y[y >= 0] == 1
+    if not positive.any():
+        return float("nan")
+    order = torch.argsort(-s, stable=True)
+    s, positive = s[order], positive[order]
+    true_pos, seen = torch.cumsum(positive, 0), torch.arange(1, len(s) + 1)
+    last = torch.cat([s[1:] != s[:-1], torch.tensor([True])])
+    precision = true_pos[last].double() / seen[last]
+    recall = true_pos[last].double() / positive.sum()
+    return float(torch.sum(torch.diff(recall, prepend=torch.zeros(1)) * precision))
+"""
+
+
+def test_an_honest_ap_in_torch_or_numpy_records_the_reference_values():
+    """Do honest answers (the source's NumPy one, one in torch) still pass both AP tests inside
+    the withheld block, recording the reference's values, and is the kit's AP back afterwards?"""
+    from helpers.metrics import average_precision
+
+    answers = [("average_precision_one_class", None), ("mean_average_precision", None)]
+    tests = [("test_average_precision_one_class", None), ("test_mean_average_precision", None)]
+    error, reference = _run_cells([*BEFORE, *answers, *tests])
+    assert error is None, repr(error)
+    error, torch_records = _run_cells(
+        [*BEFORE, ("average_precision_one_class", AP_IN_TORCH), answers[1], *tests]
+    )
+    assert error is None, repr(error)
+    for name in ("average_precision_one_class", "mean_average_precision"):
+        np.testing.assert_allclose(torch_records[name], reference[name], rtol=1e-9, atol=1e-12)
+    assert float(average_precision(np.array([0.9, 0.1]), np.array([1, 0]))) == 1.0
+
+
+@pytest.mark.slow
+def test_graded_wrappers_around_the_library_earn_nothing(tmp_path, monkeypatch):
+    """Graded for real (bundle, sandboxed kernel as its own user, scoring): does a blank release
+    whose two AP answers wrap scikit-learn's and the kit's AP score 0 on those tests, with the
+    message, while a submission with an AP of its own in torch keeps their 4 points?"""
+    from autograder import pipeline
+
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    assignment = load_assignment(NAME, ROOT)
+    pipeline.build(assignment, device="cpu")
+    answers = {
+        "wrappers": (assignment.release_dir, AP_WRAPPERS["sklearn-imported-when-called"],
+                     MAP_WRAPPER),
+        "own-torch": (assignment.source_dir, AP_IN_TORCH, None),
+    }  # fmt: skip
+    scores = {}
+    for case, (notebooks, ap_answer, map_answer) in answers.items():
+        folder = pipeline.write_submission(assignment, tmp_path / case, notebooks,
+                                           reference_files=False)  # fmt: skip
+        notebook = folder / f"{NAME}.ipynb"
+        nb = nbformat.read(notebook, as_version=4)
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id == "average_precision_one_class":
+                cell.source = ap_answer
+            elif grade_id == "mean_average_precision" and map_answer is not None:
+                cell.source = map_answer
+        nbformat.write(nb, notebook)
+        results = pipeline.grade(assignment, folder, device="cpu").results
+        scores[case] = {t["name"]: (t["score"], t["max_score"], t["output"])
+                        for t in results["tests"] if "average_precision" in t["name"]}  # fmt: skip
+    assert len(scores["wrappers"]) == 2 and len(scores["own-torch"]) == 2, scores
+    for score, _, output in scores["wrappers"].values():
+        assert score == 0 and "compute the average precision yourself" in output, output
+    assert sorted(top for _, top, _ in scores["own-torch"].values()) == [1, 3]
+    assert all(score == top for score, top, _ in scores["own-torch"].values()), scores

@@ -143,3 +143,80 @@ def test_a5s_bands_are_scored_as_masks():
     bands = load_assignment(NAME, ROOT).performance
     assert {b.metric for b in bands} == set(SEGMENTATION_METRICS)
     assert all(b.predictions == "segmentation_scores" for b in bands)
+
+
+# --- answers that call the library instead (round-2 attack, tests/test_attacks_round2.py) -------
+# Each returns what the kit (or scikit-learn) computes; before the hidden test ran the answers
+# inside helpers.grading.withheld("confusion matrix"), they recorded the reference's values.
+CONFUSION_WRAPPERS = {
+    "kit": """from helpers.metrics import confusion_matrix as _kit_cm, iou_from_confusion_matrix
+def confusion_matrix(predicted, target, num_classes, ignore_index=255):
+    return _kit_cm(predicted, target, num_classes, ignore_index=ignore_index).numpy()
+def iou_per_class(confmat):
+    return iou_from_confusion_matrix(confmat).numpy()
+""",
+    "kit-evaluator": """from helpers.metrics import SegmentationEvaluator as _Evaluator
+def confusion_matrix(predicted, target, num_classes, ignore_index=255):
+    scores = F.one_hot(torch.as_tensor(predicted).long(), num_classes).permute(0, 3, 1, 2)
+    evaluator = _Evaluator(num_classes, ignore_index=ignore_index)
+    evaluator.update(scores.float(), torch.as_tensor(target).long())
+    return evaluator.confusion_matrix.numpy()
+def iou_per_class(confmat):
+    confmat = np.asarray(confmat, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.diag(confmat) / (confmat.sum(0) + confmat.sum(1) - np.diag(confmat))
+""",
+    "sklearn": """def confusion_matrix(predicted, target, num_classes, ignore_index=255):
+    from sklearn.metrics import confusion_matrix as _cm
+    t, p = np.ravel(target), np.ravel(predicted)
+    return _cm(t[t != ignore_index], p[t != ignore_index], labels=list(range(num_classes)))
+def iou_per_class(confmat):
+    confmat = np.asarray(confmat, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.diag(confmat) / (confmat.sum(0) + confmat.sum(1) - np.diag(confmat))
+""",
+}
+
+
+def _run_confusion_test(answer: str | None) -> tuple[Exception | None, dict]:
+    """Run the setup, ``answer`` (the source's confusion_iou cell when None) and the
+    test_confusion_iou cell in this process as the grader's kernel would, on a public draw:
+    (the exception raised or None, {record name: array})."""
+    from autograder.record import to_recordable
+
+    inputs = _module(CONFIG_DIR / "grading_inputs.py", "a5_inputs").make_inputs(
+        np.random.default_rng(7)
+    )
+    records: dict = {}
+    namespace: dict = {"GRADING": True, "DEVICE": "cpu", "DATA_DIR": None, "SEED": 0}
+    cells = _cells()
+    try:
+        for grade_id, source in [("setup", None), ("confusion_iou", answer),
+                                 ("test_confusion_iou", None)]:  # fmt: skip
+            exec(compile(source or cells[grade_id], f"{NAME}:{grade_id}", "exec"), namespace)
+            if grade_id == "setup":
+                namespace.update(
+                    record=lambda name, value, **_: records.update({name: to_recordable(value)}),
+                    grading_input=lambda name: inputs[name].copy(),
+                )
+    except Exception as error:  # a failing cell is the outcome measured here
+        return error, records
+    return None, records
+
+
+@pytest.mark.parametrize("wrapper", list(CONFUSION_WRAPPERS))
+def test_confusion_answers_that_call_the_library_earn_nothing(wrapper):
+    """Does a confusion_matrix / iou_per_class that calls the kit's or scikit-learn's (passing
+    the visible tests) fail the hidden test with a message that says why, recording nothing?"""
+    if wrapper == "sklearn":
+        pytest.importorskip("sklearn.metrics")
+    error, records = _run_confusion_test(CONFUSION_WRAPPERS[wrapper])
+    assert isinstance(error, RuntimeError), repr(error)
+    assert "compute the confusion matrix yourself" in str(error), str(error)
+    assert not records
+
+
+def test_the_reference_confusion_answer_records_inside_the_withheld_block():
+    error, records = _run_confusion_test(None)
+    assert error is None, repr(error)
+    assert set(records) == {"confusion_matrix", "iou_per_class"}

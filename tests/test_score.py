@@ -97,3 +97,97 @@ def test_performance_band_end_to_end_on_real_fashion_mnist(tmp_path):
     assert outcome.score == pytest.approx(5.0)
     assert "accuracy = 0.8000 on 200 hidden images: 5 of 10 points" in outcome.output
     assert images.shape == (200, 28, 28)
+
+
+# --- a multi-label header that names classes (round-2 attack, tests/test_attacks_round2.py) ---
+CLASSES = ["circle", "ring", "crescent", "triangle"]
+
+
+@pytest.fixture(scope="module")
+def multilabel_set(tmp_path_factory):
+    """A hidden multi-label set written by hand: (labels folder, ids, int64 (N, C) targets)."""
+    labels = tmp_path_factory.mktemp("ml") / "labels"
+    labels.mkdir()
+    rng = np.random.default_rng(20)
+    targets = (rng.random((60, len(CLASSES))) < 0.3).astype(np.int64)
+    targets[0], targets[1] = 1, 0  # every class has a positive and a negative
+    ids = [f"h{k:05d}" for k in range(60)]
+    rows = [",".join(["id", *CLASSES])]
+    rows += [",".join([i, *map(str, t)]) for i, t in zip(ids, targets, strict=True)]
+    (labels / "labels.csv").write_text("\n".join(rows) + "\n")
+    return labels, ids, targets
+
+
+def noisy_scores(targets: np.ndarray, seed: int = 0) -> np.ndarray:
+    """An honest, imperfect model's float (N, C) logits."""
+    return 2.0 * targets + np.random.default_rng(seed).normal(0, 1.2, targets.shape)
+
+
+def csv_text(ids, scores, header=None) -> str:
+    lines = [",".join(header or ["id", *CLASSES])]
+    lines += [",".join([i, *(f"{v:.6g}" for v in row)]) for i, row in zip(ids, scores, strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def score_csv(out, labels, content: str):
+    """a3's band on ``content`` written as OUTPUT_DIR/my_predictions.csv: (outcome, value)."""
+    band = Performance("mAP", "my_predictions.csv", metric="mean_average_precision",
+                       zero_at=0.33, full_at=0.45, max_score=12.0, leaderboard="mAP")  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "my_predictions.csv").write_text(content)
+    return score_performance(band, out, labels, "visible")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["id", "ring", "circle", "crescent", "ring"],  # one repeated
+        ["id", "ring", "circle", "cresent", "triangle"],  # one misspelt
+        ["id", "Ring", "Circle", "Crescent", "Triangle"],  # another case
+        ["id", " ring", " circle", " crescent", " triangle"],  # csv written with ', '
+    ],
+    ids=["repeated", "misspelt", "case", "spaces"],
+)
+def test_a_header_naming_classes_wrongly_is_not_scored_by_position(multilabel_set, tmp_path,
+                                                                   header):  # fmt: skip
+    """The reviewer's attack: the columns come in the order the header names (ring, circle,
+    ...), one name is off; scored by position, ring's column met circle's labels (mAP 0.53
+    instead of 0.81). Safe: refused with a message naming the columns, or each column scored
+    against the class it names (the right mAP)."""
+    labels, ids, targets = multilabel_set
+    _, right = score_csv(tmp_path / "right", labels, csv_text(ids, noisy_scores(targets)))
+    named = [h.strip().lower().replace("cresent", "crescent") for h in header[1:]]
+    named[3] = "triangle"  # the repeated case's last column holds triangle's scores
+    scores = noisy_scores(targets)[:, [CLASSES.index(n) for n in named]]
+    outcome, value = score_csv(tmp_path / "odd", labels, csv_text(ids, scores, header=header))
+    if value is None:
+        assert outcome.score == 0 and "column" in outcome.output, outcome.output
+    else:
+        assert value == pytest.approx(right), outcome.output
+
+
+@pytest.mark.parametrize(
+    ("header", "told"),
+    [
+        (["id", "ring", "circle", "crescent", "ring"], ["'ring' names 2 columns", "'triangle'"]),
+        (["id", "ring", "circle", "cresent", "triangle"], ["'cresent'", "'crescent'"]),
+        (["id", "ring", "circle", "crescent", "class_3"], ["'class_3'", "'triangle'"]),
+    ],
+    ids=["repeated", "misspelt", "one-generic"],
+)
+def test_a_wrong_class_header_scores_zero_and_names_what_is_wrong(multilabel_set, tmp_path,
+                                                                  header, told):  # fmt: skip
+    labels, ids, targets = multilabel_set
+    outcome, value = score_csv(tmp_path, labels, csv_text(ids, noisy_scores(targets), header))
+    assert value is None and outcome.score == 0 and outcome.max_score == 12.0
+    for words in [*told, "id,circle,ring,crescent,triangle"]:
+        assert words in outcome.output, outcome.output
+
+
+@pytest.mark.parametrize("names", [["class_0", "class_1", "class_2", "class_3"], list("abcd")])
+def test_a_header_naming_no_class_is_scored_by_position(multilabel_set, tmp_path, names):
+    labels, ids, targets = multilabel_set
+    _, right = score_csv(tmp_path / "right", labels, csv_text(ids, noisy_scores(targets)))
+    outcome, value = score_csv(tmp_path / "generic", labels,
+                               csv_text(ids, noisy_scores(targets), ["id", *names]))  # fmt: skip
+    assert value == pytest.approx(right) and outcome.score == 12.0, outcome.output
