@@ -152,41 +152,8 @@ def test_a_csv_of_one_long_line_is_refused_before_it_is_held(multilabel_set, tmp
     assert value is None and "byte limit" in outcome.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (fairness, low): autograder/score.py:396 matches columns by name only when the "
-    "header is an exact permutation of the class names; a header that names classes but "
-    "repeats, misspells or re-cases one is scored BY POSITION, silently, so named columns are "
-    "scored against other classes. Fix: when any header column is a class name, require the "
-    "set to be exactly the classes (refuse with the unknown/missing/repeated names otherwise); "
-    "positional only for headers naming no class (save_predictions' class_0.. default).",
-)
-@pytest.mark.parametrize(
-    "header",
-    [
-        ["id", "ring", "circle", "crescent", "ring"],  # one repeated
-        ["id", "ring", "circle", "cresent", "triangle"],  # one misspelt
-        ["id", "Ring", "Circle", "Crescent", "Triangle"],  # another case
-        ["id", " ring", " circle", " crescent", " triangle"],  # csv written with ', '
-    ],
-    ids=["repeated", "misspelt", "case", "spaces"],
-)
-def test_a_header_naming_classes_wrongly_is_not_scored_by_position(multilabel_set, tmp_path,
-                                                                   header):  # fmt: skip
-    """The columns come in the order the header names (ring, circle, ...), but one name is
-    off: scoring by position scores ring's column against circle (mAP 0.53 instead of 0.81
-    here). Safe: refused with a message naming the columns, or each column scored against
-    the class it names (the right mAP)."""
-    labels, ids, targets = multilabel_set
-    _, right = score_csv(tmp_path / "right", labels, csv_text(ids, noisy_scores(targets)))
-    named = [h.strip().lower().replace("cresent", "crescent") for h in header[1:]]
-    named[3] = "triangle"  # the repeated case's last column holds triangle's scores
-    scores = noisy_scores(targets)[:, [CLASSES.index(n) for n in named]]
-    outcome, value = score_csv(tmp_path / "odd", labels, csv_text(ids, scores, header=header))
-    if value is None:
-        assert outcome.score == 0 and "column" in outcome.output, outcome.output
-    else:
-        assert value == pytest.approx(right), outcome.output
+# test_a_header_naming_classes_wrongly_is_not_scored_by_position:
+# fixed; the attack lives on in tests/test_score.py.
 
 
 # ------------------------------------------------------------------- a5: score-map folders
@@ -308,69 +275,12 @@ def _inputs(assignment: str, seed: int) -> dict:
     return module.make_inputs(np.random.default_rng(seed))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (assignment design, medium): a3's setup cell imports helpers.metrics."
-    "average_precision, the answer to average_precision_one_class (3 points) and "
-    "mean_average_precision (1 point); a one-line wrapper records exactly the reference's "
-    "values on the hidden draws. Fix: in the two hidden tests, run the student's function with "
-    "helpers.metrics' AP functions replaced by ones that raise (unittest.mock.patch.object on "
-    "helpers.metrics.ranking and the notebook's globals), and drop the import from setup.",
-)
-def test_a3_one_line_wrappers_around_the_kits_ap_earn_nothing():
-    """A blank a3 whose two AP answers call the kit: safe if their records differ. Graded end
-    to end (release notebook, those two cells replaced by the wrappers below, no my_net.pt):
-    4 of the 12 test points, 13 s."""
-    from helpers.metrics import average_precision
-
-    reference = _solution(
-        "a3_multilabel_voc", "average_precision_one_class", "mean_average_precision"
-    )
-
-    def wrapper_ap(scores, targets):
-        return float(average_precision(np.asarray(scores), np.asarray(targets)))
-
-    def wrapper_map(scores, targets):
-        per = average_precision(np.asarray(scores), np.asarray(targets)).numpy()
-        return float(np.nanmean(per)), per
-
-    matches = []
-    for seed in range(3):
-        draw = _inputs("a3_multilabel_voc", seed)
-        s, y = draw["ap_scores"], draw["ap_targets"]
-        mine = [wrapper_ap(s[:, k], y[:, k]) for k in range(s.shape[1])]
-        ref = [reference["average_precision_one_class"](s[:, k], y[:, k]) for k in range(4)]
-        m_mine = wrapper_map(draw["map_scores"], draw["map_targets"])
-        m_ref = reference["mean_average_precision"](draw["map_scores"], draw["map_targets"])
-        matches.append(np.allclose(mine, ref, rtol=1e-9, atol=1e-12, equal_nan=True)
-                       and np.allclose([m_mine[0], *m_mine[1]], [m_ref[0], *m_ref[1]],
-                                       rtol=1e-9, atol=1e-12, equal_nan=True))  # fmt: skip
-    assert not any(matches), "the kit's AP gives the graded answers"
+# test_a3_one_line_wrappers_around_the_kits_ap_earn_nothing:
+# fixed; the attack lives on in tests/test_a3_multilabel_voc.py (withheld answers).
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (assignment design, low): a5's confusion_matrix and iou_per_class (2 points) "
-    "are helpers.metrics.confusion_matrix(..., ignore_index=255) and iou_from_confusion_matrix; "
-    "wrappers record the reference's values on every draw. Fix: as for a3, the hidden test "
-    "runs the answers with those helpers patched to raise.",
-)
-def test_a5_wrappers_around_the_kits_confusion_matrix_earn_nothing():
-    from helpers.metrics import confusion_matrix, iou_from_confusion_matrix
-
-    reference = _solution("a5_segmentation_fcn", "confusion_iou")
-    matches = []
-    for seed in range(3):
-        draw = _inputs("a5_segmentation_fcn", seed)
-        args = (draw["cm_predicted"], draw["cm_target"], int(draw["cm_classes"]))
-        ref = reference["confusion_matrix"](*args)
-        mine = confusion_matrix(*args, ignore_index=255).numpy()
-        matches.append(
-            np.array_equal(ref, mine)
-            and np.allclose(reference["iou_per_class"](ref),
-                            iou_from_confusion_matrix(mine).numpy(), rtol=1e-9, equal_nan=True)
-        )  # fmt: skip
-    assert not any(matches), "the kit's confusion matrix and IoU give the graded answers"
+# test_a5_wrappers_around_the_kits_confusion_matrix_earn_nothing:
+# fixed; the attack lives on in tests/test_a5_segmentation_fcn.py (withheld answers).
 
 
 # ------------------------------------------------------------------- the generated hidden set
