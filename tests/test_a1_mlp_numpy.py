@@ -6,7 +6,6 @@ leak-free, seeded inputs, verify) is in test_assignments.py."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import shutil
 import sys
 from functools import cache
@@ -15,6 +14,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from notebook_files import module_from_path as _module
 
 from autograder.config import load_assignment
 from helpers.data import fashion_mnist
@@ -31,13 +31,6 @@ DEFINITION_CELLS = (
     "activations", "dropout", "softmax", "init_mlp", "mlp", "mlp_loss", "sgd_momentum",
     "early_stopping", "train_mlp",
 )  # fmt: skip
-
-
-def _module(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _grade_id(cell) -> str | None:

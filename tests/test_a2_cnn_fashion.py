@@ -6,7 +6,6 @@ release in sync and leak-free, seeded inputs, verify) is in test_assignments.py.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import shutil
@@ -16,6 +15,8 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from notebook_files import code_cells as _code_cells
+from notebook_files import module_from_path as _module
 from torch import nn
 
 from autograder.config import load_assignment
@@ -26,17 +27,6 @@ CONFIG_DIR = ROOT / "assignments" / NAME
 SOURCE = ROOT / "source" / NAME / f"{NAME}.ipynb"
 RELEASE = ROOT / "release" / NAME / f"{NAME}.ipynb"
 WEIGHTS = CONFIG_DIR / "reference" / "improved_net.pt"
-
-
-def _module(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _code_cells(path: Path) -> list:
-    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
 def _improved_net_class() -> type[nn.Module]:

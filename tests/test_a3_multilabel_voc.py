@@ -7,7 +7,6 @@ inputs, verify) is in test_assignments.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from notebook_files import code_cells as _code_cells
+from notebook_files import module_from_path as _module
 from torch import nn
 
 from autograder.config import load_assignment
@@ -24,17 +25,6 @@ NAME = "a3_multilabel_voc"
 CONFIG_DIR = ROOT / "assignments" / NAME
 SOURCE = ROOT / "source" / NAME / f"{NAME}.ipynb"
 WEIGHTS = CONFIG_DIR / "reference" / "my_net.pt"
-
-
-def _module(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _code_cells(path: Path) -> list:
-    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
 def _inputs(seed: int = 2024) -> dict[str, np.ndarray]:

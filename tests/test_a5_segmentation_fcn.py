@@ -6,7 +6,6 @@ source records every test and scores full marks on a hidden set. What every assi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from notebook_files import module_from_path as _module
 
 from autograder.config import load_assignment
 
@@ -22,13 +22,6 @@ NAME = "a5_segmentation_fcn"
 CONFIG_DIR = ROOT / "assignments" / NAME
 SOURCE = ROOT / "source" / NAME / f"{NAME}.ipynb"
 WEIGHTS = CONFIG_DIR / "reference" / "segmentation_net.pt"
-
-
-def _module(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _cells() -> dict[str, str]:
