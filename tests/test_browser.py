@@ -425,9 +425,16 @@ def test_validate_on_the_real_notebooks(page, server, course, shots, path):
         assert "Success! Your notebook passes all the tests." in text, text[-3000:]
         assert len(stamps_before) == 2  # the weights and the log
     else:  # every graded test cell is listed, with its source and a NotImplementedError
-        tests = [source.splitlines()[0] for _, source, meta in before if meta.get("grade")]
+        # autograded test cells: graded, not answers (written answers are graded and answers)
+        tests = [source.splitlines()[0] for _, source, meta in before
+                 if meta.get("grade") and not meta.get("solution")]  # fmt: skip
+        written = [source for _, source, meta in before if meta.get("grade")
+                   and meta.get("solution") and "YOUR ANSWER HERE" in source]  # fmt: skip
         assert len(tests) == 8 and "Success" not in text
-        assert text.count("The following cell failed") == len(tests), text[-3000:]
+        # nbgrader lists each unanswered written answer as failed too ("You did not provide a
+        # response"): a2's 10 questions live in the notebook.
+        assert text.count("You did not provide a response") == len(written) == 10
+        assert text.count("The following cell failed") == len(tests) + len(written), text[-3000:]
         assert all(first_line in text for first_line in tests), (tests, text[-3000:])
         assert text.count("NotImplementedError:") == len(tests)
     assert notebook_cells(notebook) == before
