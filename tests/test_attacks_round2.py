@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from test_sandbox_gpus import fake_gpu_machine  # noqa: F401 (a fixture, used by name)
+from test_sandbox_gpus import _fake_proc, fake_gpu_machine  # noqa: F401 (a fixture, used by name)
 
 from autograder.config import ConfigError, Performance
 from autograder.safe_fs import Folder
@@ -337,22 +337,6 @@ def test_a_generated_hidden_set_leaves_no_tree_and_no_seed_behind(tmp_path, monk
         if path.is_file():
             data = path.read_bytes()
             assert str(seed).encode() not in data and seed.to_bytes(8, "big") not in data, path
-
-
-# ------------------------------------------------------------------- GPU isolation's plan
-def _fake_proc(root: Path, gpus: list[tuple[str, int | None, str]]) -> Path:
-    """A fake root whose driver lists ``gpus`` (bus, minor or None for an unreadable entry,
-    UUID); ``dev/nvidiactl`` only needs to exist for the plan."""
-    (root / "dev").mkdir(parents=True)
-    (root / "dev" / "nvidiactl").touch()
-    for bus, minor, uuid in gpus:
-        folder = root / "proc/driver/nvidia/gpus" / bus
-        folder.mkdir(parents=True)
-        text = f"GPU UUID: \t {uuid}\nBus Location: \t {bus}\n"
-        if minor is not None:
-            text += f"Device Minor: \t {minor}\n"
-        (folder / "information").write_text(text)
-    return root
 
 
 # test_an_unreadable_gpu_entry_does_not_shift_the_indices:

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torchvision.transforms import v2
 
+from helpers.data.scenes import PRETRAIN_CLASSES
+
 __all__ = ["RESNET18_KIT", "KitWeightsInfo", "load_kit_state"]
 
 #: Where the kit's weight files live: inside the helpers package, so the student wheel has them.
@@ -109,16 +111,7 @@ RESNET18_KIT = KitWeightsInfo(
     file_name="resnet18_kit_shapes_v1.pt",
     sha256="411c7daa90d4774e5a3d2f4c6e065000d914edab8abc3d8fe0631edbf93a27bf",
     trained_on="multi-label synthetic scenes of 8 shapes no assignment grades",
-    classes=(
-        "pentagon",
-        "octagon",
-        "ellipse",
-        "rhombus",
-        "trapezoid",
-        "heart",
-        "arrow",
-        "chevron",
-    ),
+    classes=PRETRAIN_CLASSES,
     image_size=64,
     mean=(0.5, 0.498, 0.499),
     std=(0.249, 0.248, 0.248),
