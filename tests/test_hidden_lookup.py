@@ -40,12 +40,12 @@ def _bench():
     return module
 
 
-def _lookup_points(name, tmp_path: Path, how: str) -> tuple[float, float]:
+def _lookup_points(name, tmp_path: Path, how: str, limit: int = LIMIT) -> tuple[float, float]:
     """Build the hidden set of ``name`` (an assignment's name, or an Assignment) as the grader
-    does (``LIMIT`` images) and make one run's copy of it, predict that copy with a lookup in
+    does (``limit`` images) and make one run's copy of it, predict that copy with a lookup in
     the public test split and score that: (metric value, points)."""
     assignment = load_assignment(name, ROOT) if isinstance(name, str) else name
-    spec = {**assignment.hidden_data, "limit": LIMIT}
+    spec = {**assignment.hidden_data, "limit": limit}
     pipeline._hidden_data(dataclasses.replace(assignment, hidden_data=spec), tmp_path)
     hidden_ids = pipeline._hidden_inputs_for_run(tmp_path, tmp_path / "data")
     ids, images = read_hidden_inputs(tmp_path / "data")
@@ -77,12 +77,17 @@ def test_an_exact_match_lookup_in_the_public_test_split_earns_nothing(name, tmp_
 def test_affine_flip_noise_keeps_a_nearest_neighbour_lookup_short_of_a2s_reference(tmp_path):
     """With the stronger transform a course may choose for a2, does a nearest-neighbour lookup in
     the public test split, undoing mirrors and shifts, stay well short of the reference
-    (bench/hidden_lookup.py: 0.69-0.71 on 1,000 images, the reference 0.81 on all 10,000)?"""
+    (bench/hidden_lookup.py: 0.69-0.71 on 1,000 images, the reference 0.81 on all 10,000)?
+
+    The subset and the transform are drawn from secrets, as the grader draws them, so the
+    accuracy varies from run to run: on 300 images it spread 0.68-0.74 over 10 runs (sd 0.019)
+    and once reached 0.773 in CI. 2,000 images bring the sd near 0.008, which puts 0.76 six
+    of them above the mean."""
     assignment = load_assignment("a2_cnn_fashion", ROOT)
     strong = dataclasses.replace(
         assignment, hidden_data={**assignment.hidden_data, "transform": "affine-flip-noise"}
     )
-    value, _ = _lookup_points(strong, tmp_path, "nn")
+    value, _ = _lookup_points(strong, tmp_path, "nn", limit=2000)
     assert value < 0.76, value
 
 
