@@ -200,13 +200,20 @@ def _under_grader() -> bool:
     return any(os.environ.get(k) for k in (GRADING_ENV, RECORD_DIR_ENV, INPUTS_DIR_ENV))
 
 
-def find_assignment_dir(start: Path | None = None) -> Path | None:
+def find_assignment_dir(
+    start: Path | None = None, *, skipped: list[str] | None = None
+) -> Path | None:
     """``assignments/<a>`` of the kit that ``start`` (default: the working folder) lies in.
 
     ``$KIT_ASSIGNMENT_DIR`` wins; otherwise ``<kit>/source/<a>/...``, ``<kit>/release/<a>/...``
     and ``<kit>/assignments/<a>/...`` all mean ``<kit>/assignments/<a>`` when it holds an
     ``assignment.toml``. The deepest match wins (a kit checked out inside a folder named
     ``source`` still works).
+
+    ``grading_input`` runs the ``grading_inputs.py`` it finds there, so a folder another user
+    could have written (``assignments/`` or ``assignments/<a>/`` owned by someone else, or
+    writable by everyone, as in ``/tmp``) is passed over; each one passed over adds a sentence
+    to ``skipped`` when given.
     """
     if os.environ.get(ASSIGNMENT_DIR_ENV):
         return Path(os.environ[ASSIGNMENT_DIR_ENV])
@@ -214,8 +221,24 @@ def find_assignment_dir(start: Path | None = None) -> Path | None:
     for i in range(len(parts) - 2, 0, -1):
         if parts[i] in ("source", "release", "assignments"):
             candidate = Path(*parts[:i]) / "assignments" / parts[i + 1]
-            if (candidate / "assignment.toml").is_file():
+            if not (candidate / "assignment.toml").is_file():
+                continue
+            why = _writable_by_others(candidate.parent) or _writable_by_others(candidate)
+            if why is None:
                 return candidate
+            if skipped is not None:
+                skipped.append(f"{candidate} was passed over: {why}")
+    return None
+
+
+def _writable_by_others(folder: Path) -> str | None:
+    """Why a user other than you (or root) could have put files in ``folder``; None if none
+    could. Read following links, as opening a file there would."""
+    info = folder.stat()
+    if info.st_uid not in (os.getuid(), 0):
+        return f"{folder} belongs to the user with id {info.st_uid}, not to you"
+    if info.st_mode & 0o002:
+        return f"every user of this machine may write in {folder}"
     return None
 
 
@@ -226,13 +249,15 @@ _PUBLIC_DRAWS: dict[tuple, dict[str, np.ndarray]] = {}
 
 def _public_inputs() -> tuple[dict[str, np.ndarray], Path]:
     """The public draw of the assignment's grading inputs, and the file that made it."""
-    config_dir = find_assignment_dir()
+    skipped: list[str] = []
+    config_dir = find_assignment_dir(skipped=skipped)
     if config_dir is None:
+        passed_over = "".join(f" {why}." for why in skipped)
         raise RuntimeError(
             f"grading_input() outside the autograder needs the assignment: found no "
-            f"assignments/<a>/assignment.toml for the working folder {Path.cwd()}. Open the "
-            f"notebook from source/<a>/ of the kit, or set {ASSIGNMENT_DIR_ENV}=<kit>/"
-            "assignments/<a>."
+            f"assignments/<a>/assignment.toml for the working folder {Path.cwd()}.{passed_over} "
+            f"Open the notebook from source/<a>/ of a kit you own, or set {ASSIGNMENT_DIR_ENV}="
+            "<kit>/assignments/<a>."
         )
     file_name, seed = _public_settings(config_dir / "assignment.toml")
     path = config_dir / file_name

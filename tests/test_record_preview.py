@@ -70,6 +70,25 @@ def test_grading_input_outside_any_kit_says_where_it_looked(tmp_path, outside_gr
         grading_input("x")
 
 
+@pytest.mark.parametrize("planted", ["assignments", "assignments/demo"])
+def test_grading_input_never_runs_inputs_code_another_user_could_have_planted(
+    tmp_path, outside_grader, planted
+):
+    """A notebook opened under a world-writable folder (a /tmp/source/demo/ next to a
+    /tmp/assignments/demo/ anyone could write) must not run that grading_inputs.py: is the
+    folder passed over, with the reason in the error?"""
+    kit = _kit(tmp_path)
+    marker = tmp_path / "ran"
+    (kit / "assignments" / "demo" / "grading_inputs.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\ndef make_inputs(rng):\n    return {{'x': 1}}\n"
+    )
+    (kit / planted).chmod(0o777)
+    outside_grader.chdir(kit / "source" / "demo")
+    with pytest.raises(RuntimeError, match=r"passed over: every user of this machine may write"):
+        grading_input("x")
+    assert not marker.exists()
+
+
 def test_grading_input_never_draws_public_inputs_while_grading(tmp_path, outside_grader):
     """Under the grader without an inputs folder (`check`), is there no silent public draw?"""
     outside_grader.chdir(_kit(tmp_path) / "source" / "demo")
