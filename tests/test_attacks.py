@@ -203,8 +203,8 @@ def test_hostile_markup_in_every_place_of_an_executed_notebook_is_inert():
     strict=True,
     reason="HOLE (low; cannot be closed inside the kernel): the kernel must receive the hidden "
     "test's text, so student code can print it encoded (base64) and autograder/redact.py only "
-    "removes verbatim lines. Fix: reword README/DESIGN 'Feedback never shows hidden test source' "
-    "to 'never shows it verbatim; hidden tests hold no secret', or show no outputs of cells run "
+    "removes verbatim lines. The README's Feedback paragraph states this limit and why it is "
+    "enough (hidden tests hold no secret); closing it would mean showing no outputs of cells run "
     "after the first hidden test",
 )
 def test_hidden_test_source_encoded_by_student_code_stays_off_the_feedback_page(kit, tmp_path):
