@@ -17,12 +17,17 @@ new Gradescope upload) keeps the same hidden images, so grades of the term stay 
 the committed ``assignment.toml`` still holds nothing secret. Without the file, build draws the
 seeds from :mod:`secrets`, writes them nowhere and says so: right for a local try, wrong for a
 term (every build is another hidden set).
+
+``$KIT_PRIVATE_DIR`` moves the file out of the kit: ``$KIT_PRIVATE_DIR/<a>/private.toml`` is
+read instead (a course whose kit is a public repository keeps its seeds with its other secrets;
+the test suite pins the hidden trees it scores the references on).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import secrets
 import tempfile
 import tomllib
@@ -34,11 +39,13 @@ from autograder.config import Assignment, ConfigError
 
 __all__ = [
     "MIN_GENERATE_SEED",
+    "PRIVATE_DIR_ENV",
     "PRIVATE_FILE",
     "REDRAW_FILE",
     "SECRET_BYTES",
     "draw_grading_inputs",
     "prepare_hidden_data",
+    "private_settings_path",
     "read_private_settings",
 ]
 
@@ -47,6 +54,8 @@ REDRAW_FILE = "redraw.json"
 SECRET_BYTES = 32
 #: The instructor-only settings file in ``assignments/<a>/`` (git-ignored).
 PRIVATE_FILE = "private.toml"
+#: A folder laid out like ``assignments/`` whose ``<a>/private.toml`` is read instead.
+PRIVATE_DIR_ENV = "KIT_PRIVATE_DIR"
 #: The smallest ``generate_seed`` accepted. Every scene depends only on (seed, number) and the
 #: kernel sees the hidden JPEGs byte for byte, so a small seed can be found by rendering one
 #: image per candidate (6.8 ms each: a 6-digit seed in about an hour on one core) and the tree
@@ -81,14 +90,23 @@ def draw_grading_inputs(assignment: Assignment, secret: bytes, draws: Path) -> l
     return pool
 
 
+def private_settings_path(assignment: Assignment) -> Path:
+    """Where ``assignment``'s private settings are read: ``$KIT_PRIVATE_DIR/<a>/private.toml``
+    when that variable is set, else ``assignments/<a>/private.toml``."""
+    folder = os.environ.get(PRIVATE_DIR_ENV)
+    if folder:
+        return Path(folder) / assignment.config_dir.name / PRIVATE_FILE
+    return assignment.config_dir / PRIVATE_FILE
+
+
 def read_private_settings(assignment: Assignment) -> dict:
-    """The ``[hidden_data]`` table of ``assignments/<a>/private.toml``; ``{}`` without the file.
+    """The ``[hidden_data]`` table of :func:`private_settings_path`; ``{}`` without the file.
 
     Raises:
         ConfigError: the file is not valid TOML, or holds other keys or types than
             ``seed`` and ``generate_seed`` (integers).
     """
-    path = assignment.config_dir / PRIVATE_FILE
+    path = private_settings_path(assignment)
     if not path.is_file():
         return {}
     try:
@@ -107,7 +125,7 @@ def read_private_settings(assignment: Assignment) -> dict:
 
 def _throwaway_seed(assignment: Assignment, key: str, notes: list[str]) -> int:
     notes.append(
-        f"{assignment.config_dir / PRIVATE_FILE} has no [hidden_data] {key}: this build drew a "
+        f"{private_settings_path(assignment)} has no [hidden_data] {key}: this build drew a "
         "throwaway one, so the next build makes another hidden set. Fine for a try; for a term "
         f"put e.g. `{key} = {secrets.randbits(63)}` there (the file is git-ignored)."
     )
@@ -155,7 +173,7 @@ def prepare_hidden_data(assignment: Assignment, target: Path) -> list[str]:
                 tree_seed = _throwaway_seed(assignment, "generate_seed", notes)
             elif not MIN_GENERATE_SEED <= tree_seed < 2**63:
                 raise ConfigError(
-                    f"{assignment.config_dir / PRIVATE_FILE}: generate_seed = {tree_seed} can be "
+                    f"{private_settings_path(assignment)}: generate_seed = {tree_seed} can be "
                     "guessed: a notebook could try seeds until one renders a hidden image and then "
                     "draw the whole tree with its labels. Use a random one of 63 bits, e.g. "
                     f"generate_seed = {secrets.randbits(63)} (python -c 'import secrets; "

@@ -50,7 +50,7 @@ from autograder.contract import (
     grading_parameters,
     kit_grade_id,
 )
-from autograder.hidden_set import REDRAW_FILE
+from autograder.hidden_set import PRIVATE_DIR_ENV, REDRAW_FILE
 from autograder.safe_fs import Folder, UnsafeFileError, remove_tree
 
 __all__ = ["NotebookRun", "describe_failure", "hidden_inputs_for_run", "run_notebook"]
@@ -363,6 +363,9 @@ def _run_in(
     # KIT_HIDE: more paths to keep from the kernel (e.g. an instructor's other courses),
     # separated like PATH.
     hide += [Path(p) for p in os.environ.get(HIDE_ENV, "").split(os.pathsep) if p]
+    # The seeds of the synthetic hidden trees, when kept outside the kit (autograder.hidden_set).
+    if os.environ.get(PRIVATE_DIR_ENV) and _may_hide(Path(os.environ[PRIVATE_DIR_ENV])):
+        hide.append(Path(os.environ[PRIVATE_DIR_ENV]))
     started = time.monotonic()
     result = execute_notebook(
         assembled.notebook,

@@ -16,6 +16,7 @@ import pytest
 import torch
 from notebook_files import code_cells as _code_cells
 from notebook_files import module_from_path as _module
+from pinned_hidden_sets import write_private_dir
 from torch import nn
 
 from autograder.config import load_assignment
@@ -379,6 +380,7 @@ def test_graded_submission_with_a_rewritten_predictions_file(tmp_path, monkeypat
     from autograder import pipeline
 
     monkeypatch.setenv("KIT_BUNDLE_DIR", str(tmp_path / "bundles"))
+    monkeypatch.setenv("KIT_PRIVATE_DIR", str(write_private_dir(tmp_path / "private")))
     assignment = load_assignment(NAME, ROOT)
     pipeline.build(assignment, device="cpu")
     outcomes = {}

@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from pinned_hidden_sets import write_private_dir
 
 from autograder.config import load_assignment
 from autograder.lint import lint
@@ -190,7 +191,8 @@ def test_run_all_of_a_source_outside_the_grader_runs_the_hidden_tests(tmp_path):
 def test_assignment_verifies(name, tmp_path):
     """Does `python -m autograder verify <a>` pass: lint clean, release in sync and leak-free,
     the source full marks, the blank release zero?"""
-    run = _cli("verify", name, "--device", "cpu", env={"KIT_BUNDLE_DIR": str(tmp_path)},
-               timeout=1800)  # fmt: skip
+    env = {"KIT_BUNDLE_DIR": str(tmp_path),
+           "KIT_PRIVATE_DIR": str(write_private_dir(tmp_path / "private"))}  # fmt: skip
+    run = _cli("verify", name, "--device", "cpu", env=env, timeout=1800)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     assert "FAIL" not in run.stdout

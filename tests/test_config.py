@@ -6,6 +6,7 @@ import pytest
 
 from autograder import pipeline
 from autograder.config import ConfigError, load_assignment
+from autograder.hidden_set import read_private_settings
 from helpers.data.hidden import read_hidden_labels
 from helpers.data.synthetic import make_synthetic_voc
 
@@ -106,6 +107,32 @@ def test_a_generated_hidden_set_comes_from_private_toml_and_is_reproducible(tmp_
         assert len(notes) == 1 and "private.toml has no [hidden_data] generate_seed" in notes[0]
         drawn.append(_hidden_images(tmp_path / f"t{k}"))
     assert set(drawn[0].values()) != set(drawn[1].values())
+
+
+def test_private_settings_can_live_outside_the_kit(tmp_path, monkeypatch):
+    """With KIT_PRIVATE_DIR set, is <dir>/<a>/private.toml read (and the kit's own file not),
+    and does a missing seed's notice name the file that was looked for?"""
+    write(tmp_path, GENERATED)
+    (tmp_path / "assignments" / "x" / "private.toml").write_text(
+        "[hidden_data]\ngenerate_seed = 7316955018412290345\n"
+    )
+    secrets_dir = tmp_path / "course-secrets"
+    (secrets_dir / "x").mkdir(parents=True)
+    (secrets_dir / "x" / "private.toml").write_text(
+        "[hidden_data]\ngenerate_seed = 5117960381260728011\n"
+    )
+    monkeypatch.setenv("KIT_PRIVATE_DIR", str(secrets_dir))
+    assignment = load_assignment("x", tmp_path)
+    assert read_private_settings(assignment) == {"generate_seed": 5117960381260728011}
+    assert pipeline._hidden_data(assignment, tmp_path / "moved") == []
+    expected = make_synthetic_voc(tmp_path / "expected", seed=5117960381260728011, train=0,
+                                  val=0, test=6, size=64)  # fmt: skip
+    expected_images = {p.read_bytes() for p in (expected / "JPEGImages").glob("*.jpg")}
+    assert set(_hidden_images(tmp_path / "moved").values()) == expected_images
+
+    monkeypatch.setenv("KIT_PRIVATE_DIR", str(tmp_path / "elsewhere"))
+    (notice,) = pipeline._hidden_data(assignment, tmp_path / "none")
+    assert f"{tmp_path / 'elsewhere' / 'x' / 'private.toml'} has no [hidden_data]" in notice
 
 
 @pytest.mark.parametrize(

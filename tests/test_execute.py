@@ -611,7 +611,7 @@ def test_the_total_time_limit_stops_the_notebook(tmp_path):
     limits = Limits(**{**FAST.__dict__, "total_timeout_s": 4.5})
     began = time.monotonic()
     result = run("total-time", tmp_path, limits=limits)
-    assert time.monotonic() - began < limits.total_timeout_s + 2
+    assert time.monotonic() - began < limits.total_timeout_s + MARGIN_S  # 4.8-5.2 s at load 3
     stopped = result.kernel_deaths[-1]
     assert stopped.cause == "total-timeout"
     assert set(result.not_run) == set(range(stopped.cell_index + 1, len(result.notebook.cells)))
