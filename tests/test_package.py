@@ -88,6 +88,12 @@ def test_the_graders_numpy_metrics_equal_the_students_torch_metrics():
 
 # --- the zip, unpacked and run as Gradescope runs it ------------------------------------------
 
+#: Above this (PSS, MB) the grader has most likely imported torch again: here, importing the
+#: venv's torch (a CUDA build) after numpy, nbformat and nbclient took a process from 70 to
+#: 667 MB. Grading a2 without it peaked at 250 MB in one CI run, so the old bound of 250 failed
+#: there; whether torch is imported at all is asserted exactly by
+#: test_the_grader_scores_predictions_without_importing_torch.
+GRADER_WITHOUT_TORCH_MB = 400
 SOLVED = {"q1": "def add(a, b):\n    return a + b", "q2": "def scale(x, k):\n    return x * k"}
 KERNEL_USER = os.environ.get("KIT_KERNEL_USER") or "kitgrader"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="setup.sh's users and modes need root")
@@ -176,7 +182,7 @@ def test_grading_the_toy_through_its_zip_fits_gradescopes_default_memory(toy_zip
     grader itself small now that it scores without torch?"""
     assert toy_zip.reference_score == "5 of 5"
     assert toy_zip.peak_mb is not None and 50 < toy_zip.peak_mb < GRADESCOPE_DEFAULT_MB
-    assert toy_zip.grader_mb is not None and toy_zip.grader_mb < 250
+    assert toy_zip.grader_mb is not None and toy_zip.grader_mb < GRADER_WITHOUT_TORCH_MB
     assert toy_zip.container_mb == GRADESCOPE_DEFAULT_MB
 
 
@@ -309,7 +315,7 @@ def test_every_assignment_through_its_zip_states_the_container_it_needs(name, tm
           f"container {made.container_mb} MB, reference {made.reference_score}")  # fmt: skip
     points = made.reference_score.split(" of ")
     assert points[0] == points[1], made.notes
-    assert made.grader_mb < 250  # the grader scores without torch
+    assert made.grader_mb < GRADER_WITHOUT_TORCH_MB
     with zipfile.ZipFile(made.zip_path) as archive:
         readme = archive.read("README.md").decode()
     assert f"Container memory needed: {made.container_mb} MB" in readme
