@@ -123,6 +123,11 @@ def read_private_settings(assignment: Assignment) -> dict:
     return table
 
 
+def _readable_by_others(path: Path) -> bool:
+    """Whether every user of the machine may read ``path`` (the kernel's user among them)."""
+    return bool(path.stat().st_mode & 0o004)
+
+
 def _throwaway_seed(assignment: Assignment, key: str, notes: list[str]) -> int:
     notes.append(
         f"{private_settings_path(assignment)} has no [hidden_data] {key}: this build drew a "
@@ -149,6 +154,12 @@ def prepare_hidden_data(assignment: Assignment, target: Path) -> list[str]:
     from helpers.data.hidden import prepare_hidden_split
 
     private = read_private_settings(assignment)
+    if private and _readable_by_others(private_settings_path(assignment)):
+        notes.append(
+            f"{private_settings_path(assignment)} can be read by other users of this machine, "
+            "and a notebook graded here runs as another user: with the seed it could draw the "
+            "hidden set and its labels. `chmod 600` it (and keep it out of shared folders)."
+        )
     spec = dict(assignment.hidden_data)
     dataset = spec.pop("dataset")
     generate = spec.pop("generate", None)

@@ -24,7 +24,7 @@ def write_private_dir(folder: Path) -> Path:
     for ``KIT_PRIVATE_DIR``."""
     for name in PINNED:
         (folder / name).mkdir(parents=True, exist_ok=True)
-        (folder / name / "private.toml").write_text(
-            f"[hidden_data]\nseed = 0\ngenerate_seed = {GENERATE_SEED}\n"
-        )
+        path = folder / name / "private.toml"
+        path.write_text(f"[hidden_data]\nseed = 0\ngenerate_seed = {GENERATE_SEED}\n")
+        path.chmod(0o600)
     return folder

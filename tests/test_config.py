@@ -83,11 +83,15 @@ def _hidden_images(folder) -> dict[str, bytes]:
 
 def test_a_generated_hidden_set_comes_from_private_toml_and_is_reproducible(tmp_path):
     """With private.toml, two builds give the same hidden set, none of whose images is in the
-    public tree; without it each build draws another one and says so."""
+    public tree (a file every user may read gets a notice); without it each build draws another
+    one and says so."""
     write(tmp_path, GENERATED)
-    (tmp_path / "assignments" / "x" / "private.toml").write_text(
-        "[hidden_data]\nseed = 123456\ngenerate_seed = 7316955018412290345\n"
-    )
+    private = tmp_path / "assignments" / "x" / "private.toml"
+    private.write_text("[hidden_data]\nseed = 123456\ngenerate_seed = 7316955018412290345\n")
+    private.chmod(0o644)
+    (notice,) = pipeline._hidden_data(load_assignment("x", tmp_path), tmp_path / "readable")
+    assert "can be read by other users of this machine" in notice and "chmod 600" in notice
+    private.chmod(0o600)
     builds = []
     for k in range(2):
         notes = pipeline._hidden_data(load_assignment("x", tmp_path), tmp_path / f"p{k}")
@@ -121,6 +125,7 @@ def test_private_settings_can_live_outside_the_kit(tmp_path, monkeypatch):
     (secrets_dir / "x" / "private.toml").write_text(
         "[hidden_data]\ngenerate_seed = 5117960381260728011\n"
     )
+    (secrets_dir / "x" / "private.toml").chmod(0o600)
     monkeypatch.setenv("KIT_PRIVATE_DIR", str(secrets_dir))
     assignment = load_assignment("x", tmp_path)
     assert read_private_settings(assignment) == {"generate_seed": 5117960381260728011}
