@@ -50,7 +50,7 @@ from autograder.contract import (
     grading_parameters,
     kit_grade_id,
 )
-from autograder.hidden_set import PRIVATE_DIR_ENV, REDRAW_FILE
+from autograder.hidden_set import PRIVATE_DIR_ENV, PRIVATE_FILE, REDRAW_FILE
 from autograder.safe_fs import Folder, UnsafeFileError, remove_tree
 
 __all__ = ["NotebookRun", "describe_failure", "hidden_inputs_for_run", "run_notebook"]
@@ -259,6 +259,26 @@ def _git_folders(root: Path) -> list[Path]:
     return found
 
 
+def _private_settings(root: Path) -> list[Path]:
+    """The seeds of the synthetic hidden trees (autograder.hidden_set), to keep from the kernel.
+
+    ``$KIT_PRIVATE_DIR`` whole where it may be hidden (not where it holds what the kernel needs:
+    the kit, the venv, a PYTHONPATH folder), and in any case every ``<a>/private.toml`` in it
+    and in the kit's ``assignments/`` (already hidden): the sandbox hides the file a link
+    names, which hiding the link's folder would leave readable.
+    """
+    found: list[Path] = []
+    folders = [root / "assignments"]
+    if os.environ.get(PRIVATE_DIR_ENV):
+        folder = Path(os.environ[PRIVATE_DIR_ENV])
+        folders.append(folder)
+        if _may_hide(folder):
+            found.append(folder)
+    for folder in folders:
+        found += [p for p in sorted(folder.glob(f"*/{PRIVATE_FILE}")) if _may_hide(p)]
+    return found
+
+
 def _may_hide(path: Path) -> bool:
     """Whether ``path`` can be hidden from the kernel (it holds nothing the kernel needs)."""
     from autograder.sandbox import check_hidden_paths
@@ -363,9 +383,8 @@ def _run_in(
     # KIT_HIDE: more paths to keep from the kernel (e.g. an instructor's other courses),
     # separated like PATH.
     hide += [Path(p) for p in os.environ.get(HIDE_ENV, "").split(os.pathsep) if p]
-    # The seeds of the synthetic hidden trees, when kept outside the kit (autograder.hidden_set).
-    if os.environ.get(PRIVATE_DIR_ENV) and _may_hide(Path(os.environ[PRIVATE_DIR_ENV])):
-        hide.append(Path(os.environ[PRIVATE_DIR_ENV]))
+    # The seeds of the synthetic hidden trees, in the kit or in $KIT_PRIVATE_DIR.
+    hide += _private_settings(root)
     started = time.monotonic()
     result = execute_notebook(
         assembled.notebook,

@@ -55,6 +55,7 @@ import importlib.util
 import json
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,11 @@ def find_assignment_dir(
             candidate = Path(*parts[:i]) / "assignments" / parts[i + 1]
             if not (candidate / "assignment.toml").is_file():
                 continue
-            why = _writable_by_others(candidate.parent) or _writable_by_others(candidate)
+            why = (
+                _writable_by_others(candidate.parent)
+                or _writable_by_others(candidate)
+                or _writable_by_others(candidate / "assignment.toml")
+            )
             if why is None:
                 return candidate
             if skipped is not None:
@@ -231,14 +236,15 @@ def find_assignment_dir(
     return None
 
 
-def _writable_by_others(folder: Path) -> str | None:
-    """Why a user other than you (or root) could have put files in ``folder``; None if none
-    could. Read following links, as opening a file there would."""
-    info = folder.stat()
+def _writable_by_others(path: Path) -> str | None:
+    """Why a user other than you (or root) could have put files in the folder ``path``, or
+    changed the file ``path``; None if none could. Read following links, as opening it would."""
+    info = path.stat()
     if info.st_uid not in (os.getuid(), 0):
-        return f"{folder} belongs to the user with id {info.st_uid}, not to you"
+        return f"{path} belongs to the user with id {info.st_uid}, not to you"
     if info.st_mode & 0o002:
-        return f"every user of this machine may write in {folder}"
+        where = "in " if stat.S_ISDIR(info.st_mode) else ""
+        return f"every user of this machine may write {where}{path}"
     return None
 
 
@@ -261,8 +267,18 @@ def _public_inputs() -> tuple[dict[str, np.ndarray], Path]:
         )
     file_name, seed = _public_settings(config_dir / "assignment.toml")
     path = config_dir / file_name
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size, seed)
+    # The file itself, and the folder it really lies in (it may be a link), as for the folders.
+    why = None if os.environ.get(ASSIGNMENT_DIR_ENV) else (
+        _writable_by_others(path) or _writable_by_others(path.resolve().parent)
+    )  # fmt: skip
+    if why is not None:
+        raise RuntimeError(
+            f"grading_input() outside the autograder would run {path}, and will not: {why}. "
+            f"Use the grading_inputs.py of a kit you own, or set {ASSIGNMENT_DIR_ENV}="
+            "<kit>/assignments/<a>."
+        )
+    info = path.stat()
+    key = (str(path), info.st_mtime_ns, info.st_size, seed)
     if key not in _PUBLIC_DRAWS:
         _PUBLIC_DRAWS.clear()
         _PUBLIC_DRAWS[key] = public_draw(path, seed)
