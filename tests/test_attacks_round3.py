@@ -159,3 +159,46 @@ def test_grading_input_still_runs_your_own_files(tmp_path, outside_grader):
     outside_grader.chdir(kit / "source" / "demo")
     assert grading_input("x") == 1
     assert marker.exists()
+
+
+# ------------------------------------------------------------------ a whole graded run
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the kernel user exists only as root")
+def test_a_graded_notebook_cannot_read_a_seed_beside_the_kit(tmp_path, monkeypatch):
+    """End to end: KIT_PRIVATE_DIR on PYTHONPATH (so the sandbox binds it back into the
+    kernel's /tmp), private.toml mode 644. The student's last cell raises with what it read:
+    the file beside it comes through (the channel works), the seed must not."""
+    import nbformat
+    import toy_assignment as toy
+
+    from autograder import pipeline
+
+    root = toy.make_root(tmp_path / "kit")
+    monkeypatch.setenv("KIT_BUNDLE_DIR", str(root / "bundles"))
+    assignment = load_assignment(toy.NAME, root)
+    pipeline.build(assignment, device="cpu")
+    shared = tmp_path / "course"
+    seeds = _private_dir(shared, toy.NAME)
+    (shared / "notes.txt").write_text("CONTROL-VISIBLE")
+    (shared / "notes.txt").chmod(0o644)
+    for folder in (tmp_path, shared, seeds.parent):
+        folder.chmod(0o755)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        os.environ.get("PYTHONPATH"), str(shared)])))  # fmt: skip
+    monkeypatch.setenv("KIT_PRIVATE_DIR", str(shared))
+    solved = {"q1": "def add(a, b):\n    return a + b", "q2": "def scale(x, k):\n    return x * k"}
+    path = toy.student(tmp_path / "toy.ipynb", **solved)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "seen = []\n"
+        f"for p in ({str(shared / 'notes.txt')!r}, {str(seeds)!r}):\n"
+        "    try:\n        seen.append(open(p).read())\n"
+        "    except OSError as e:\n        seen.append(type(e).__name__)\n"
+        "raise RuntimeError(' | '.join(seen))\n"
+    ))  # fmt: skip
+    nbformat.write(nb, path)
+    graded = pipeline.grade(assignment, path, device="cpu", feedback_dir=tmp_path / "feedback")
+    text = "".join(page.read_text(errors="replace") for page in graded.feedback)
+    assert "CONTROL-VISIBLE" in text
+    assert "6198390687510869576" not in text
