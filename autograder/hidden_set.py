@@ -92,9 +92,19 @@ def draw_grading_inputs(assignment: Assignment, secret: bytes, draws: Path) -> l
 
 def private_settings_path(assignment: Assignment) -> Path:
     """Where ``assignment``'s private settings are read: ``$KIT_PRIVATE_DIR/<a>/private.toml``
-    when that variable is set, else ``assignments/<a>/private.toml``."""
+    when that variable is set, else ``assignments/<a>/private.toml``.
+
+    Raises:
+        ConfigError: ``$KIT_PRIVATE_DIR`` is not an absolute path.
+    """
     folder = os.environ.get(PRIVATE_DIR_ENV)
     if folder:
+        if not Path(folder).is_absolute():
+            # build and grade may run from different folders: a relative one would name two.
+            raise ConfigError(
+                f"{PRIVATE_DIR_ENV}={folder!r} is a relative path; give the folder's absolute "
+                f"path, e.g. {PRIVATE_DIR_ENV}={Path(folder).absolute()}."
+            )
         return Path(folder) / assignment.config_dir.name / PRIVATE_FILE
     return assignment.config_dir / PRIVATE_FILE
 

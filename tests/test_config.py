@@ -135,6 +135,10 @@ def test_private_settings_can_live_outside_the_kit(tmp_path, monkeypatch):
     expected_images = {p.read_bytes() for p in (expected / "JPEGImages").glob("*.jpg")}
     assert set(_hidden_images(tmp_path / "moved").values()) == expected_images
 
+    monkeypatch.setenv("KIT_PRIVATE_DIR", "course-secrets")
+    with pytest.raises(ConfigError, match=r"KIT_PRIVATE_DIR='course-secrets' is a relative path"):
+        pipeline._hidden_data(assignment, tmp_path / "relative")
+
     monkeypatch.setenv("KIT_PRIVATE_DIR", str(tmp_path / "elsewhere"))
     (notice,) = pipeline._hidden_data(assignment, tmp_path / "none")
     assert f"{tmp_path / 'elsewhere' / 'x' / 'private.toml'} has no [hidden_data]" in notice
