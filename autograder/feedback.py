@@ -298,8 +298,10 @@ def write_feedback_page(
 
 #: How running out of the child's address space shows: Python's MemoryError, the C library's
 #: ENOMEM text (an import's shared object that cannot be mapped), C++'s bad_alloc, or a kill.
+#: And CPython's "error return without exception set": an import that failed to allocate inside
+#: render_page at 50 MB raised this SystemError instead of MemoryError in 1 of 4 runs here.
 _OUT_OF_MEMORY = ("MemoryError", "Cannot allocate memory", "failed to map segment", "bad_alloc",
-                  "out of memory")  # fmt: skip
+                  "out of memory", "SystemError: error return without exception set")  # fmt: skip
 
 
 def _why(returncode: int, stderr: str, limits: RenderLimits) -> str:

@@ -288,6 +288,24 @@ def test_a_page_that_cannot_be_rendered_is_replaced_by_a_short_one(tmp_path, bou
     assert [p.name for p in tmp_path.iterdir() if p.name != "page.html"] == []
 
 
+@pytest.mark.parametrize(
+    "returncode, stderr, reason",
+    [
+        (1, "Traceback ...\nMemoryError", "needed more memory than its 50 MB limit"),
+        # seen in CI: an import inside render_page failing to allocate at 50 MB
+        (1, 'File "<frozen importlib._bootstrap>"\nSystemError: error return without exception set',
+         "needed more memory than its 50 MB limit"),
+        (-11, "", "needed more memory than its 50 MB limit"),
+        (1, "Traceback ...\nKeyError: 'cells'", "failed (KeyError: 'cells')"),
+        (-15, "", "was stopped by signal 15"),
+    ],
+)  # fmt: skip
+def test_a_failed_render_is_told_apart_from_running_out_of_memory(returncode, stderr, reason):
+    """Does the short page blame memory only for the signs of running out of it?"""
+    limits = feedback.RenderLimits(time_s=60, memory_mb=50)
+    assert feedback._why(returncode, stderr, limits) == reason
+
+
 # ---------------------------------------------------------------------- per-test results
 def _results(*tests) -> dict:
     """A results.json object with ``tests`` given as (name, score, max_score, output)."""
